@@ -1,0 +1,67 @@
+// Package activities holds the side effects of a sign-up: verifying the
+// business number, reserving the organization name, provisioning the owner,
+// mailing invitations. Each activity is idempotent, keyed by the sign-up id,
+// so a retry after a crash never creates a second row or reservation.
+package activities
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kcloud/onboarding/internal/mailer"
+	"github.com/kcloud/onboarding/internal/nts"
+	"github.com/kcloud/onboarding/internal/store"
+)
+
+// Activities carries the dependencies of the activities. Register one value
+// with the worker; workflows refer to the methods through a nil pointer.
+type Activities struct {
+	db            *store.DB
+	mail          mailer.Sender
+	nts           *nts.Client // nil: checksum only
+	ntsCacheTTL   time.Duration
+	publicBaseURL string
+	resetTokenTTL time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+}
+
+// Deps are what New needs.
+type Deps struct {
+	DB            *store.DB
+	Mailer        mailer.Sender
+	NTS           *nts.Client // nil when NTS_SERVICE_KEY is unset
+	NTSCacheTTL   time.Duration
+	PublicBaseURL string
+	ResetTokenTTL time.Duration
+	Now           func() time.Time // defaults to time.Now
+	Log           *slog.Logger
+}
+
+// New returns the activities over d.
+func New(d Deps) *Activities {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Activities{
+		db: d.DB, mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,
+		publicBaseURL: strings.TrimRight(d.PublicBaseURL, "/"), resetTokenTTL: d.ResetTokenTTL,
+		now: func() time.Time { return d.Now().UTC() }, log: d.Log,
+	}
+}
+
+func newID() string { return uuid.NewString() }
+
+// permanent returns a non-retryable application error of the given type.
+func permanent(code, msg string, cause error) error {
+	return temporal.NewNonRetryableApplicationError(msg, code, cause)
+}
+
+func ptr[T any](v T) *T { return &v }

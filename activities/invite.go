@@ -1,0 +1,187 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"gorm.io/gorm"
+
+	"github.com/kcloud/onboarding/internal/mailer"
+	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/models"
+)
+
+// Invitation kinds.
+const (
+	KindInvite   = "invite"
+	KindReminder = "reminder"
+	KindResend   = "resend"
+)
+
+// SendInvitationInput is the Seq-th link of a sign-up, valid until ExpiresAt.
+type SendInvitationInput struct {
+	SignupID  string
+	Seq       int
+	Kind      string
+	ExpiresAt time.Time
+}
+
+// SendInvitationResult says when the mail went, or that the owner's password
+// was set already and no mail was needed.
+type SendInvitationResult struct {
+	SentAt        time.Time
+	AlreadyActive bool
+}
+
+// Error types of the invitation activities.
+const (
+	ErrMailRejected   = "mail_rejected"
+	ErrNotProvisioned = "not_provisioned"
+)
+
+// SendInvitation mails the owner a fresh single-use link. The token is random
+// and only its hash is stored, in the row for (sign-up, Seq): a retry replaces
+// that row's hash, so whatever happens exactly one link of each Seq lives.
+// Once the mail is out, the links of earlier Seqs die. The Message-ID is
+// fixed per (sign-up, Seq), so a mail repeated by a retry is recognizable.
+func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput) (SendInvitationResult, error) {
+	now := a.now()
+	var (
+		org   models.Organization
+		owner models.User
+	)
+	token, hash := secret.NewToken()
+	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return permanent(ErrNotProvisioned, "the sign-up has no organization yet", nil)
+			}
+			return err
+		}
+		if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(&owner).Error; err != nil {
+			return err
+		}
+		if owner.Status == models.UserActive || owner.Status == models.UserDisabled {
+			return nil
+		}
+		var row models.InvitationToken
+		err := tx.Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).Take(&row).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			row = models.InvitationToken{ID: newID(), SignupID: in.SignupID, UserID: owner.ID, Seq: in.Seq,
+				Kind: in.Kind, TokenHash: hash, Status: models.TokenPending, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
+			return tx.Create(&row).Error
+		case err != nil:
+			return err
+		case row.Status == models.TokenUsed:
+			return nil
+		default:
+			return tx.Model(&row).Updates(map[string]any{"token_hash": hash, "status": models.TokenPending,
+				"expires_at": in.ExpiresAt.UTC()}).Error
+		}
+	})
+	if err != nil {
+		var app interface{ NonRetryable() bool }
+		if errors.As(err, &app) {
+			return SendInvitationResult{}, err
+		}
+		return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
+	}
+	if owner.Status == models.UserActive || owner.Status == models.UserDisabled || owner.ID == "" {
+		return SendInvitationResult{AlreadyActive: owner.Status == models.UserActive}, nil
+	}
+
+	msg, err := mailer.InvitationMessage(mailer.Invitation{
+		OrganizationName: org.Name, ContactName: owner.Name, Email: owner.Email,
+		Link: a.publicBaseURL + "/invitations/" + token, ExpiresAt: in.ExpiresAt, Reminder: in.Kind == KindReminder,
+	}, "invite-"+in.SignupID+"-"+strconv.Itoa(in.Seq)+"@onboarding")
+	if err != nil {
+		return SendInvitationResult{}, permanent(ErrMailRejected, err.Error(), nil)
+	}
+	if attempt := activityAttempt(ctx); attempt > 1 {
+		a.log.WarnContext(ctx, "sending invitation again", "signup_id", in.SignupID, "seq", in.Seq, "attempt", attempt)
+	}
+	if err := a.mail.Send(ctx, msg); err != nil {
+		var pe *mailer.PermanentError
+		if errors.As(err, &pe) {
+			return SendInvitationResult{}, permanent(ErrMailRejected, "the mail server refused the invitation: "+err.Error(), nil)
+		}
+		return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
+	}
+	sent := a.now()
+	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.InvitationToken{}).Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).
+			Update("sent_at", sent).Error; err != nil {
+			return err
+		}
+		return tx.Model(&models.InvitationToken{}).
+			Where("signup_id = ? AND seq < ? AND status = ?", in.SignupID, in.Seq, models.TokenPending).
+			Update("status", models.TokenRevoked).Error
+	})
+	if err != nil {
+		return SendInvitationResult{}, fmt.Errorf("send invitation: record: %w", err)
+	}
+	return SendInvitationResult{SentAt: sent}, nil
+}
+
+func activityAttempt(ctx context.Context) int32 {
+	if !activity.IsActivity(ctx) {
+		return 1
+	}
+	return activity.GetInfo(ctx).Attempt
+}
+
+// ExpireInput names a sign-up whose invitation ran out.
+type ExpireInput struct {
+	SignupID string
+}
+
+// ExpireResult says whether the password was set after all.
+type ExpireResult struct {
+	AlreadyActive bool
+}
+
+// ExpireInvitation kills the sign-up's live links and puts the owner in
+// reset_required, unless the password was set meanwhile (then it changes
+// nothing and says so). Acceptance and expiry are both conditional updates,
+// so exactly one of them wins a race.
+func (a *Activities) ExpireInvitation(ctx context.Context, in ExpireInput) (ExpireResult, error) {
+	var res ExpireResult
+	now := a.now()
+	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var org models.Organization
+		if err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error; err != nil {
+			return err
+		}
+		var owner models.User
+		if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(&owner).Error; err != nil {
+			return err
+		}
+		if owner.Status == models.UserActive {
+			res.AlreadyActive = true
+			return nil
+		}
+		if err := tx.Model(&models.InvitationToken{}).Where("signup_id = ? AND status = ?", in.SignupID, models.TokenPending).
+			Update("status", models.TokenExpired).Error; err != nil {
+			return err
+		}
+		upd := tx.Model(&models.User{}).Where("id = ? AND status = ?", owner.ID, models.UserInvited).
+			Updates(map[string]any{"status": models.UserResetRequired, "updated_at": now})
+		if upd.Error != nil {
+			return upd.Error
+		}
+		if upd.RowsAffected > 0 {
+			return a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID), Actor: models.ActorSystem,
+				Action: "invitation_expired", FromStatus: ptr(models.UserInvited), ToStatus: ptr(models.UserResetRequired)})
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("expire invitation: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,90 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/kcloud/onboarding/internal/bizno"
+	"github.com/kcloud/onboarding/internal/nts"
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/models"
+)
+
+// VerifyInput is a business number to verify.
+type VerifyInput struct {
+	BusinessNumber string
+}
+
+// Error types of VerifyBusinessNumber beside the contract's codes.
+const (
+	// ErrNTSRejected: the tax service refused the request for good (a bad
+	// service key, a malformed request). Operators must look.
+	ErrNTSRejected = "nts_rejected"
+)
+
+// VerifyBusinessNumber checks the checksum (no network) and, with a service
+// key, asks the National Tax Service whether the business is active, using a
+// cached answer while it is fresh. Unregistered, suspended and closed
+// businesses are non-retryable errors; an unreachable service is retryable.
+func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (signup.Verification, error) {
+	n, err := bizno.Parse(in.BusinessNumber)
+	if err != nil {
+		return signup.Verification{}, permanent(signup.CodeInvalidBusinessNumber, err.Error(), nil)
+	}
+	now := a.now()
+	v := signup.Verification{BusinessNumber: n.String(), Verified: true, BusinessStatus: string(nts.StateActive), CheckedAt: now}
+	if a.nts == nil {
+		// Without a service key only the checksum is checked; the status is
+		// assumed active and the source says so.
+		v.Source = signup.SourceChecksum
+		return v, nil
+	}
+	v.Source = signup.SourceNTS
+
+	var cached models.NTSCacheEntry
+	err = a.db.WithContext(ctx).Where("business_number = ? AND expires_at > ?", n.Digits(), now).Take(&cached).Error
+	switch {
+	case err == nil:
+		v.CheckedAt = cached.CheckedAt
+		return v, stateError(nts.State(cached.Status))
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return signup.Verification{}, fmt.Errorf("verify: cache: %w", err)
+	}
+
+	answers, err := a.nts.Status(ctx, []string{n.Digits()})
+	if err != nil {
+		var ne *nts.Error
+		if errors.As(err, &ne) && !ne.Temporary() {
+			a.log.ErrorContext(ctx, "tax service refused the status request", "http_status", ne.HTTPStatus, "code", ne.Code)
+			return signup.Verification{}, permanent(ErrNTSRejected, "the tax service refused the request: "+ne.Error(), nil)
+		}
+		return signup.Verification{}, fmt.Errorf("verify: %w", err)
+	}
+	st := answers[n.Digits()]
+	entry := models.NTSCacheEntry{BusinessNumber: n.Digits(), Status: string(st.State), StatusCode: st.Code,
+		TaxType: st.TaxType, CheckedAt: now, ExpiresAt: now.Add(a.ntsCacheTTL)}
+	if a.ntsCacheTTL > 0 {
+		if err := a.db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(&entry).Error; err != nil {
+			a.log.WarnContext(ctx, "caching the tax service answer failed", "error", err)
+		}
+	}
+	return v, stateError(st.State)
+}
+
+func stateError(s nts.State) error {
+	switch s {
+	case nts.StateActive:
+		return nil
+	case nts.StateNotRegistered:
+		return permanent(signup.CodeBusinessNotRegistered, "the National Tax Service does not know this business number", nil)
+	case nts.StateSuspended:
+		return permanent(signup.CodeBusinessNotActive, "the business is suspended (휴업자)", nil)
+	case nts.StateClosed:
+		return permanent(signup.CodeBusinessNotActive, "the business is closed (폐업자)", nil)
+	}
+	return fmt.Errorf("verify: unknown state %q", s)
+}

@@ -1,0 +1,165 @@
+// Package config reads the service's configuration from the environment, as
+// the contract's configuration table lists it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Mode is the role the process runs in.
+type Mode string
+
+// The process roles.
+const (
+	ModeDev    Mode = "dev"
+	ModeAPI    Mode = "api"
+	ModeWorker Mode = "worker"
+	ModeOps    Mode = "ops"
+)
+
+// DefaultNTSURL is the National Tax Service business status API.
+const DefaultNTSURL = "https://api.odcloud.kr/api/nts-businessman/v1"
+
+// Config is every setting of the service. Durations use Go syntax (168h, 90s).
+type Config struct {
+	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
+	DatabaseURL string `env:"DATABASE_URL"`
+	DataDir     string `env:"DATA_DIR" envDefault:"./.onboarding"`
+
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TemporalTaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"onboarding"`
+	TemporalUIAddr    string `env:"TEMPORAL_UI_ADDR" envDefault:"127.0.0.1:8233"`
+
+	SMTPHost     string `env:"SMTP_HOST"`
+	SMTPPort     int    `env:"SMTP_PORT"`
+	SMTPUsername string `env:"SMTP_USERNAME"`
+	SMTPPassword string `env:"SMTP_PASSWORD"`
+	SMTPTLS      string `env:"SMTP_TLS" envDefault:"none"`
+	MailFrom     string `env:"MAIL_FROM" envDefault:"Cloud Console <no-reply@onboarding.local>"`
+	DevSMTPAddr  string `env:"DEV_SMTP_ADDR" envDefault:"127.0.0.1:1025"`
+
+	PublicBaseURL        string        `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080"`
+	InviteTTL            time.Duration `env:"INVITE_TTL" envDefault:"168h"`
+	InviteReminderBefore time.Duration `env:"INVITE_REMINDER_BEFORE" envDefault:"24h"`
+	SignupIdleTimeout    time.Duration `env:"SIGNUP_IDLE_TIMEOUT" envDefault:"72h"`
+	ResetTokenTTL        time.Duration `env:"RESET_TOKEN_TTL" envDefault:"1h"`
+	SessionTTL           time.Duration `env:"SESSION_TTL" envDefault:"12h"`
+	// StepRetryBudget is how long provisioning and mail activities are
+	// retried before the sign-up goes to needs_attention.
+	StepRetryBudget time.Duration `env:"STEP_RETRY_BUDGET" envDefault:"30m"`
+
+	NTSAPIURL     string        `env:"NTS_API_URL" envDefault:"https://api.odcloud.kr/api/nts-businessman/v1"`
+	NTSServiceKey string        `env:"NTS_SERVICE_KEY"`
+	NTSTimeout    time.Duration `env:"NTS_TIMEOUT" envDefault:"3s"`
+	NTSCacheTTL   time.Duration `env:"NTS_CACHE_TTL" envDefault:"24h"`
+	// VerifyTimeout bounds the verify step, retries included, before it
+	// answers 503 verification_unavailable.
+	VerifyTimeout time.Duration `env:"VERIFY_TIMEOUT" envDefault:"10s"`
+
+	AdminToken string `env:"ADMIN_TOKEN"`
+	// DevCapture is set in dev mode when SMTP_HOST is unset: the process runs
+	// its own SMTP capture server on DEV_SMTP_ADDR and sends mail there.
+	DevCapture bool `env:"-"`
+	LogFormat  string `env:"LOG_FORMAT"`
+	LogLevel   string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// Load reads the environment for the given mode and checks the result.
+func Load(mode Mode) (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if mode == ModeDev {
+			c.LogFormat = "text"
+		}
+	}
+	if mode == ModeDev {
+		if c.DatabaseURL == "" {
+			c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "onboarding.db")
+		}
+		if c.SMTPHost == "" {
+			c.DevCapture = true
+			host, port, err := net.SplitHostPort(c.DevSMTPAddr)
+			if err != nil {
+				return c, fmt.Errorf("config: DEV_SMTP_ADDR %q: %w", c.DevSMTPAddr, err)
+			}
+			c.SMTPHost = host
+			if c.SMTPHost == "" {
+				c.SMTPHost = "127.0.0.1"
+			}
+			c.SMTPPort, _ = strconv.Atoi(port)
+			c.SMTPTLS = "none"
+		}
+	}
+	if c.SMTPPort == 0 {
+		switch c.SMTPTLS {
+		case "tls":
+			c.SMTPPort = 465
+		case "starttls":
+			c.SMTPPort = 587
+		default:
+			c.SMTPPort = 25
+		}
+	}
+	return c, c.validate(mode)
+}
+
+func (c Config) validate(mode Mode) error {
+	var errs []error
+	if mode == ModeAPI || mode == ModeWorker {
+		if c.DatabaseURL == "" {
+			errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:///path/file.db)"))
+		}
+		if c.SMTPHost == "" && mode == ModeWorker {
+			errs = append(errs, errors.New("SMTP_HOST is required for the worker"))
+		}
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://") {
+		errs = append(errs, fmt.Errorf("DATABASE_URL must start with postgres:// or sqlite://"))
+	}
+	switch c.SMTPTLS {
+	case "none", "starttls", "tls":
+	default:
+		errs = append(errs, fmt.Errorf("SMTP_TLS must be none, starttls or tls, not %q", c.SMTPTLS))
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL must be an http(s) URL, not %q", c.PublicBaseURL))
+	}
+	if c.InviteTTL <= 0 {
+		errs = append(errs, errors.New("INVITE_TTL must be positive"))
+	}
+	if c.InviteReminderBefore < 0 {
+		errs = append(errs, errors.New("INVITE_REMINDER_BEFORE must not be negative"))
+	}
+	if c.SignupIdleTimeout <= 0 {
+		errs = append(errs, errors.New("SIGNUP_IDLE_TIMEOUT must be positive"))
+	}
+	if c.ResetTokenTTL <= 0 || c.SessionTTL <= 0 || c.StepRetryBudget <= 0 || c.NTSTimeout <= 0 || c.VerifyTimeout <= 0 {
+		errs = append(errs, errors.New("RESET_TOKEN_TTL, SESSION_TTL, STEP_RETRY_BUDGET, NTS_TIMEOUT and VERIFY_TIMEOUT must be positive"))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text, not %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// PublicURL joins a path to PUBLIC_BASE_URL.
+func (c Config) PublicURL(path string) string {
+	return strings.TrimRight(c.PublicBaseURL, "/") + path
+}

@@ -1,0 +1,310 @@
+// Package mailbox is dev mode's SMTP capture server: it receives mail over
+// real SMTP and keeps it (in a JSON-lines file under DATA_DIR, so it survives
+// a restart) for GET /dev/mailbox. Tests use it as their SMTP peer, and can
+// make it refuse mail to see how the service copes.
+package mailbox
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one captured mail.
+type Message struct {
+	From       string    `json:"from"`
+	To         []string  `json:"to"`
+	Subject    string    `json:"subject"`
+	Text       string    `json:"text"`
+	HTML       string    `json:"html"`
+	MessageID  string    `json:"message_id"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// Store keeps messages in memory and, when it has a path, appends each one
+// to that file.
+type Store struct {
+	mu   sync.Mutex
+	path string
+	msgs []Message
+	subs []chan struct{}
+}
+
+// Open loads the messages kept at path ("" keeps them in memory only).
+func Open(path string) (*Store, error) {
+	s := &Store{path: path}
+	if path == "" {
+		return s, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	for sc.Scan() {
+		var m Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			// A line cut short by a crash: keep what came before.
+			continue
+		}
+		s.msgs = append(s.msgs, m)
+	}
+	return s, nil
+}
+
+// Add keeps a message.
+func (s *Store) Add(m Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.path != "" {
+		line, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(s.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("mailbox: %w", err)
+		}
+		_, werr := f.Write(append(line, '\n'))
+		serr := f.Sync()
+		cerr := f.Close()
+		if err := errors.Join(werr, serr, cerr); err != nil {
+			return fmt.Errorf("mailbox: %w", err)
+		}
+	}
+	s.msgs = append(s.msgs, m)
+	for _, c := range s.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// List returns the messages, newest first.
+func (s *Store) List() []Message {
+	s.mu.Lock()
+	out := slices.Clone(s.msgs)
+	s.mu.Unlock()
+	slices.Reverse(out)
+	return out
+}
+
+// Notify returns a channel that receives a value after each new message.
+func (s *Store) Notify() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.subs = append(s.subs, c)
+	s.mu.Unlock()
+	return c
+}
+
+// Server is an SMTP server that captures into a Store.
+type Server struct {
+	store  *Store
+	smtp   *smtp.Server
+	ln     net.Listener
+	mu     sync.Mutex
+	refuse *smtp.SMTPError
+	log    *slog.Logger
+}
+
+// Listen starts an SMTP server on addr (host:port; port 0 picks one).
+func Listen(addr string, store *Store, logger *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: listen %s: %w", addr, err)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	srv := &Server{store: store, ln: ln, log: logger}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &session{srv: srv}, nil
+	}))
+	s.Domain = "localhost"
+	s.MaxMessageBytes = 10 << 20
+	s.MaxRecipients = 50
+	s.ReadTimeout = 30 * time.Second
+	s.WriteTimeout = 30 * time.Second
+	s.AllowInsecureAuth = true
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	srv.smtp = s
+	go func() { _ = s.Serve(ln) }()
+	return srv, nil
+}
+
+// Addr is where the server listens.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server.
+func (s *Server) Close() error { return s.smtp.Close() }
+
+// Refuse makes the server answer every message with code (4xx: try later,
+// 5xx: refused for good) until Accept is called.
+func (s *Server) Refuse(code int, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCodeNotSet, Message: msg}
+}
+
+// Accept undoes Refuse.
+func (s *Server) Accept() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = nil
+}
+
+func (s *Server) refusal() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse != nil {
+		return s.refuse
+	}
+	return nil
+}
+
+type session struct {
+	srv  *Server
+	from string
+	to   []string
+}
+
+func (s *session) AuthPlain(string, string) error { return nil }
+func (s *session) Reset()                         { s.from, s.to = "", nil }
+func (s *session) Logout() error                  { return nil }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if err := s.srv.refusal(); err != nil {
+		return err
+	}
+	s.from = from
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if err := s.srv.refusal(); err != nil {
+		return err
+	}
+	m, err := Parse(raw)
+	if err != nil {
+		s.srv.log.Warn("captured mail could not be parsed", "error", err)
+		m = Message{Text: string(raw)}
+	}
+	m.From, m.To, m.ReceivedAt = s.from, slices.Clone(s.to), time.Now().UTC()
+	if err := s.srv.store.Add(m); err != nil {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCodeNotSet, Message: "cannot store the message now"}
+	}
+	return nil
+}
+
+// Parse reads the subject, Message-ID and the plain-text and HTML bodies of
+// a MIME message.
+func Parse(raw []byte) (Message, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return Message{}, err
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		subject = msg.Header.Get("Subject")
+	}
+	m := Message{Subject: subject, MessageID: strings.Trim(msg.Header.Get("Message-Id"), "<>")}
+	err = walk(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, &m)
+	return m, err
+}
+
+func walk(contentType, encoding string, body io.Reader, m *Message) error {
+	if contentType == "" {
+		contentType = "text/plain"
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, m); err != nil {
+				return err
+			}
+		}
+	}
+	switch strings.ToLower(encoding) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, &lineJoiner{r: body})
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	switch mt {
+	case "text/plain":
+		if m.Text == "" {
+			m.Text = string(b)
+		}
+	case "text/html":
+		if m.HTML == "" {
+			m.HTML = string(b)
+		}
+	}
+	return nil
+}
+
+// lineJoiner drops CR and LF so base64 bodies wrapped at 76 columns decode.
+type lineJoiner struct{ r io.Reader }
+
+func (l *lineJoiner) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	j := 0
+	for _, c := range p[:n] {
+		if c != '\r' && c != '\n' {
+			p[j] = c
+			j++
+		}
+	}
+	return j, err
+}

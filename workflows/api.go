@@ -1,0 +1,64 @@
+// Package workflows holds the durable sign-up: one workflow per sign-up, id
+// signup-<signup_id>, driven by Updates (one per wizard step, each with a
+// validator) and by the password_set signal, with a timer for idle sign-ups
+// and one for the invitation.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Names of the workflow's handlers. They are part of its history: renaming
+// one breaks replay of running sign-ups.
+const (
+	SignupWorkflowName = "Signup"
+
+	UpdateAcceptTerms       = "accept_terms"
+	UpdateAttachCertificate = "attach_certificate"
+	UpdateVerify            = "verify_business_number"
+	UpdateUserInfo          = "set_user_info"
+	UpdateOrganization      = "set_organization"
+	UpdateSubmit            = "submit"
+	UpdateRetry             = "retry"
+	UpdateResendInvite      = "resend_invite"
+	UpdateCancel            = "cancel"
+
+	SignalPasswordSet = "password_set"
+
+	QueryAdminView = "admin_view"
+)
+
+// Search attributes every sign-up workflow carries.
+var (
+	SignupStatusKey     = temporal.NewSearchAttributeKeyKeyword("SignupStatus")
+	OrganizationNameKey = temporal.NewSearchAttributeKeyKeyword("OrganizationName")
+	BusinessNumberKey   = temporal.NewSearchAttributeKeyKeyword("BusinessNumber")
+)
+
+// SearchAttributeNames lists the custom search attributes to register.
+var SearchAttributeNames = []string{SignupStatusKey.GetName(), OrganizationNameKey.GetName(), BusinessNumberKey.GetName()}
+
+// Settings are the timings a sign-up runs with, fixed when it starts.
+type Settings struct {
+	InviteTTL            time.Duration
+	InviteReminderBefore time.Duration // 0: no reminder
+	IdleTimeout          time.Duration
+	StepRetryBudget      time.Duration
+	VerifyTimeout        time.Duration
+}
+
+// Input starts a sign-up.
+type Input struct {
+	SignupID  string
+	TokenHash string // SHA-256 of the sign-up token; the token itself never enters history
+	Settings  Settings
+}
+
+// PasswordSet is the signal sent once the owner's password is set, by an
+// accepted invitation or a completed reset.
+type PasswordSet struct {
+	UserID string
+	Via    string // invitation or reset
+}
