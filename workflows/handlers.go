@@ -389,4 +389,3 @@ func passOn(err error) error {
 	}
 	return err
 }
-

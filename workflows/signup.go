@@ -55,10 +55,10 @@ type state struct {
 func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 	now := workflow.Now(ctx)
 	s := &state{
-		in:  in,
-		log: workflow.GetLogger(ctx),
+		in:   in,
+		log:  workflow.GetLogger(ctx),
 		view: signup.View{SignupID: in.SignupID, AcceptedTerms: []string{}, CreatedAt: now, UpdatedAt: now},
-		mu:  workflow.NewMutex(ctx),
+		mu:   workflow.NewMutex(ctx),
 	}
 	if err := s.register(ctx); err != nil {
 		return s.view, err
@@ -467,4 +467,3 @@ func checkTerms(accepted []string) error {
 }
 
 func editable(st signup.Status) bool { return st == "" || st.Editable() }
-

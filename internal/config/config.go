@@ -69,7 +69,7 @@ type Config struct {
 	AdminToken string `env:"ADMIN_TOKEN"`
 	// DevCapture is set in dev mode when SMTP_HOST is unset: the process runs
 	// its own SMTP capture server on DEV_SMTP_ADDR and sends mail there.
-	DevCapture bool `env:"-"`
+	DevCapture bool   `env:"-"`
 	LogFormat  string `env:"LOG_FORMAT"`
 	LogLevel   string `env:"LOG_LEVEL" envDefault:"info"`
 }

@@ -32,11 +32,11 @@ func TestNormalizeEmail(t *testing.T) {
 
 func TestNormalizePhone(t *testing.T) {
 	tests := []struct {
-		in         string
-		phone      string
-		mobile     string
-		phoneErr   error
-		mobileErr  error
+		in        string
+		phone     string
+		mobile    string
+		phoneErr  error
+		mobileErr error
 	}{
 		{"010-1234-5678", "+821012345678", "+821012345678", nil, nil},
 		{"01012345678", "+821012345678", "+821012345678", nil, nil},

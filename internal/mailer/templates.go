@@ -105,7 +105,6 @@ var (
 	resetHTMLT  = htmltemplate.Must(htmltemplate.New("reset").Parse(resetHTML))
 )
 
-
 func render(text *texttemplate.Template, html *htmltemplate.Template, data any) (string, string, error) {
 	var t, h bytes.Buffer
 	if err := text.Execute(&t, data); err != nil {

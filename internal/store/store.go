@@ -200,7 +200,7 @@ type slogLogger struct {
 }
 
 func (l *slogLogger) LogMode(logger.LogLevel) logger.Interface { return l }
-func (l *slogLogger) Info(context.Context, string, ...any)      {}
+func (l *slogLogger) Info(context.Context, string, ...any)     {}
 func (l *slogLogger) Warn(ctx context.Context, msg string, args ...any) {
 	l.log.WarnContext(ctx, "gorm: "+fmt.Sprintf(msg, args...))
 }
