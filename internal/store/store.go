@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -160,10 +161,19 @@ func (db *DB) provider() (*goose.Provider, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	gd := goose.DialectPostgres
+	var opts []goose.ProviderOption
 	if db.Dialect == SQLite {
 		gd = goose.DialectSQLite3
+	} else {
+		// Several api and worker processes may start at once: an advisory
+		// lock lets one of them migrate while the others wait.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, db.sqlDB, fsys)
+	p, err := goose.NewProvider(gd, db.sqlDB, fsys, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations: %w", err)
 	}

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"gorm.io/gorm"
+
+	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
+
+type passwordBody struct {
+	Password string `json:"password"`
+}
+
+func (s *Server) getInvitation(c *gin.Context) {
+	inv, err := s.accounts.Invitation(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, inv)
+}
+
+func (s *Server) acceptInvitation(c *gin.Context) {
+	var body passwordBody
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, err := s.accounts.AcceptInvitation(c.Request.Context(), c.Param("token"), body.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.tellSignup(c.Request.Context(), res, "invitation")
+	c.JSON(http.StatusOK, res)
+}
+
+// tellSignup signals the sign-up workflow that the owner's password is set.
+// The database already says so; if the signal is lost the workflow learns it
+// when its timer fires, so a failure here is logged, not returned.
+func (s *Server) tellSignup(ctx context.Context, res account.PasswordSet, via string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := s.temporal.SignalWorkflow(ctx, signup.WorkflowID(res.SignupID), "", workflows.SignalPasswordSet,
+		workflows.PasswordSet{UserID: res.UserID, Via: via})
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		s.log.WarnContext(ctx, "signalling password_set failed; the workflow will notice at its next timer",
+			"signup_id", res.SignupID, "error", err)
+	}
+}
+
+type resetRequest struct {
+	OrganizationName string `json:"organization_name"`
+	Email            string `json:"email"`
+}
+
+// requestPasswordReset answers 202 whether or not the account exists; a
+// workflow looks it up and mails the link.
+func (s *Server) requestPasswordReset(c *gin.Context) {
+	var body resetRequest
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(body.OrganizationName) > 100 || len(body.Email) > 254 {
+		s.fail(c, invalid(map[string]string{"email": "is too long"}))
+		return
+	}
+	id := uuid.NewString()
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
+	defer cancel()
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "password-reset-" + id, TaskQueue: s.cfg.TaskQueue,
+	}, workflows.PasswordReset, activities.PasswordResetInput{RequestID: id, OrganizationName: body.OrganizationName, Email: body.Email})
+	if err != nil {
+		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"message": "If the organization and email match an account, a reset link is on its way."})
+}
+
+func (s *Server) confirmPasswordReset(c *gin.Context) {
+	var body passwordBody
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, err := s.accounts.ConfirmReset(c.Request.Context(), c.Param("token"), body.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.tellSignup(c.Request.Context(), res, "reset")
+	c.JSON(http.StatusOK, res)
+}
+
+type lookupBody struct {
+	OrganizationName string `json:"organization_name"`
+}
+
+func (s *Server) lookupOrganization(c *gin.Context) {
+	var body lookupBody
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	name, err := s.accounts.LookupOrganization(c.Request.Context(), body.OrganizationName)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, lookupBody{OrganizationName: name})
+}
+
+type signInBody struct {
+	OrganizationName string `json:"organization_name"`
+	Email            string `json:"email"`
+	Password         string `json:"password"`
+}
+
+func (s *Server) signIn(c *gin.Context) {
+	var body signInBody
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(body.Password) > 256 {
+		s.fail(c, account.ErrInvalidCredentials)
+		return
+	}
+	res, err := s.accounts.SignIn(c.Request.Context(), body.OrganizationName, body.Email, body.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, res)
+}
+
+func (s *Server) me(c *gin.Context) {
+	token, ok := bearer(c)
+	if !ok {
+		s.fail(c, account.ErrUnauthorized)
+		return
+	}
+	res, err := s.accounts.Me(c.Request.Context(), token)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) signOut(c *gin.Context) {
+	token, ok := bearer(c)
+	if !ok {
+		s.fail(c, account.ErrUnauthorized)
+		return
+	}
+	if err := s.accounts.SignOut(c.Request.Context(), token); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

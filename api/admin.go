@@ -1,0 +1,162 @@
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/models"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+// adminAuth lets through only the ADMIN_TOKEN bearer; with no token
+// configured the admin API does not exist (404).
+func (s *Server) adminAuth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.cfg.AdminToken == "" {
+			s.fail(c, problem(http.StatusNotFound, "not_found", "no such route"))
+			return
+		}
+		token, ok := bearer(c)
+		if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+			s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>"))
+			return
+		}
+		c.Next()
+	}
+}
+
+// adminView is a read-model row as operators see it.
+func adminView(row models.Signup) (signup.AdminView, error) {
+	var v signup.AdminView
+	if err := json.Unmarshal([]byte(row.View), &v.View); err != nil {
+		return v, err
+	}
+	v.LastError = row.LastError
+	v.WorkflowID = row.WorkflowID
+	return v, nil
+}
+
+func (s *Server) adminList(c *gin.Context) {
+	q := s.db.WithContext(c.Request.Context()).Model(&models.Signup{}).Order("created_at DESC").Order("id")
+	fields := map[string]string{}
+	if st := c.Query("status"); st != "" {
+		if !slices.Contains(signup.Statuses, signup.Status(st)) {
+			fields["status"] = "must be one of the sign-up statuses"
+		}
+		q = q.Where("status = ?", st)
+	}
+	limit := 50
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			fields["limit"] = "must be a number from 1 to 500"
+		}
+		limit = n
+	}
+	if len(fields) > 0 {
+		s.fail(c, invalid(fields))
+		return
+	}
+	var rows []models.Signup
+	if err := q.Limit(limit).Find(&rows).Error; err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]signup.AdminView, 0, len(rows))
+	for _, r := range rows {
+		v, err := adminView(r)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		out = append(out, v)
+	}
+	c.JSON(http.StatusOK, gin.H{"signups": out})
+}
+
+func (s *Server) adminRow(c *gin.Context) (models.Signup, bool) {
+	var row models.Signup
+	err := s.db.WithContext(c.Request.Context()).Where("id = ?", c.Param("id")).Take(&row).Error
+	if err != nil {
+		if isNotFound(err) {
+			s.fail(c, problem(http.StatusNotFound, "signup_not_found", "no such sign-up"))
+		} else {
+			s.fail(c, err)
+		}
+		return row, false
+	}
+	return row, true
+}
+
+func (s *Server) adminShow(c *gin.Context) {
+	row, ok := s.adminRow(c)
+	if !ok {
+		return
+	}
+	v, err := adminView(row)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// The workflow knows the run and the failed step; ask it when it runs.
+	if desc, err := s.temporal.DescribeWorkflowExecution(c.Request.Context(), row.WorkflowID, ""); err == nil {
+		v.RunID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	}
+	if enc, err := s.temporal.QueryWorkflow(c.Request.Context(), row.WorkflowID, "", workflows.QueryAdminView); err == nil {
+		var live signup.AdminView
+		if enc.Get(&live) == nil {
+			v.FailedStep = live.FailedStep
+		}
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+type operatorBody struct {
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+}
+
+func (s *Server) operatorUpdate(c *gin.Context, name, closedCode string) {
+	row, ok := s.adminRow(c)
+	if !ok {
+		return
+	}
+	var body operatorBody
+	if c.Request.ContentLength != 0 {
+		if err := decode(c, &body); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	if body.Operator == "" {
+		body.Operator = "admin-api"
+	}
+	if len(body.Operator) > 100 || len(body.Reason) > 500 {
+		s.fail(c, invalid(map[string]string{"operator": "at most 100 characters; reason at most 500"}))
+		return
+	}
+	var v signup.View
+	if err := s.update(c, row.WorkflowID, name, signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}, &v, closedCode); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) adminRetry(c *gin.Context) {
+	s.operatorUpdate(c, workflows.UpdateRetry, signup.CodeNotNeedsAttention)
+}
+
+func (s *Server) adminResend(c *gin.Context) {
+	s.operatorUpdate(c, workflows.UpdateResendInvite, signup.CodeNotInvited)
+}
+
+func (s *Server) adminCancel(c *gin.Context) {
+	s.operatorUpdate(c, workflows.UpdateCancel, signup.CodeNotCancellable)
+}

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/models"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+// MaxCertificate is the largest certificate accepted.
+const MaxCertificate = 10 << 20
+
+// sniff names the type of a certificate by its first bytes, whatever its
+// name or declared type say.
+func sniff(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("%PDF-")):
+		return "application/pdf"
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png"
+	case bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}):
+		return "image/jpeg"
+	}
+	return ""
+}
+
+func cleanFilename(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '"' {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(name); len(r) > 200 {
+		name = string(r[:200])
+	}
+	if name == "" || name == "." || name == "/" {
+		name = "certificate"
+	}
+	return name
+}
+
+type certificateBody struct {
+	Certificate signup.Certificate `json:"certificate"`
+}
+
+// uploadCertificate streams the multipart field "file" (at most 10 MiB, read
+// no further), checks its type by content, stores it, and attaches it to the
+// sign-up; the previous certificate is deleted.
+func (s *Server) uploadCertificate(c *gin.Context) {
+	row := signupRow(c)
+	if !signup.Status(row.Status).Editable() {
+		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate cannot change while the sign-up is "+row.Status))
+		return
+	}
+	tooLarge := problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB")
+	missing := problem(http.StatusUnprocessableEntity, "file_missing", "send the certificate as the multipart field \"file\"")
+	if c.Request.ContentLength > MaxCertificate+1<<20 {
+		s.fail(c, tooLarge)
+		return
+	}
+	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		s.fail(c, missing)
+		return
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxCertificate+1<<20)
+	mr := multipart.NewReader(body, params["boundary"])
+	var (
+		data     []byte
+		filename string
+	)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				s.fail(c, tooLarge)
+			} else {
+				s.fail(c, missing)
+			}
+			return
+		}
+		if part.FormName() != "file" {
+			_, _ = io.Copy(io.Discard, io.LimitReader(part, MaxCertificate))
+			continue
+		}
+		var buf bytes.Buffer
+		n, err := io.Copy(&buf, io.LimitReader(part, MaxCertificate+1))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				s.fail(c, tooLarge)
+			} else {
+				s.fail(c, problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short"))
+			}
+			return
+		}
+		if n > MaxCertificate {
+			s.fail(c, tooLarge)
+			return
+		}
+		data, filename = buf.Bytes(), cleanFilename(part.FileName())
+		break
+	}
+	if len(data) == 0 {
+		s.fail(c, missing)
+		return
+	}
+	contentType := sniff(data)
+	if contentType == "" {
+		s.fail(c, problem(http.StatusUnsupportedMediaType, "unsupported_file_type", "the certificate must be a PDF, PNG or JPEG file"))
+		return
+	}
+	sum := sha256.Sum256(data)
+	cert := models.Certificate{ID: uuid.NewString(), SignupID: row.ID, Filename: filename, ContentType: contentType,
+		Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Data: data, CreatedAt: time.Now().UTC()}
+	if err := s.db.WithContext(c.Request.Context()).Create(&cert).Error; err != nil {
+		s.fail(c, err)
+		return
+	}
+	var v signup.View
+	if err := s.update(c, row.WorkflowID, workflows.UpdateAttachCertificate, signup.CertificateInput{CertificateID: cert.ID}, &v, signup.CodeStepOutOfOrder); err != nil {
+		// Refused: do not keep the bytes. (After a timeout the Update may
+		// still land; then the row stays, and the next upload or the
+		// sign-up's release deletes it.)
+		var p *Problem
+		if errors.As(err, &p) && p.Status < 500 {
+			_ = s.db.Where("id = ?", cert.ID).Delete(&models.Certificate{}).Error
+		}
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, certificateBody{Certificate: *v.Certificate})
+}

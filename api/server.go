@@ -1,0 +1,201 @@
+// Package api is the HTTP side of onboarding: the sign-up wizard's calls
+// (each one a Temporal Update of the sign-up workflow), invitations, password
+// resets, console sign-in, the operators' admin API, health and metrics.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/mailbox"
+	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+// Config is what the API needs to know of the configuration.
+type Config struct {
+	TaskQueue  string
+	Settings   workflows.Settings // timings given to new sign-ups
+	AdminToken string             // "" turns the admin API off
+	// UpdateTimeout bounds how long a wizard call waits for its Update.
+	UpdateTimeout time.Duration
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	DB       *store.DB
+	Temporal client.Client
+	Accounts *account.Service
+	Mailbox  *mailbox.Store // dev mode only: serves /dev/mailbox
+	Log      *slog.Logger
+	Metrics  *Metrics
+}
+
+// Server answers the contract's routes.
+type Server struct {
+	cfg      Config
+	db       *store.DB
+	temporal client.Client
+	accounts *account.Service
+	mailbox  *mailbox.Store
+	log      *slog.Logger
+	metrics  *Metrics
+}
+
+// New returns a Server.
+func New(cfg Config, d Deps) *Server {
+	if cfg.UpdateTimeout == 0 {
+		cfg.UpdateTimeout = 30 * time.Second
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	return &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log, metrics: d.Metrics}
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.recoverer(), s.requestID(), s.observe())
+	r.NoRoute(func(c *gin.Context) {
+		s.fail(c, problem(http.StatusNotFound, "not_found", "no such route"))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		s.fail(c, problem(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method))
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+
+	v1 := r.Group("/api/v1")
+	v1.GET("/terms", s.terms)
+	v1.POST("/signups", s.createSignup)
+	v1.GET("/organization-names/:name/availability", s.nameAvailability)
+	su := v1.Group("/signups/:id", s.signupAuth())
+	su.GET("", s.getSignup)
+	su.POST("/certificate", s.uploadCertificate)
+	su.POST("/business-number/verify", s.verifyBusinessNumber)
+	su.PUT("/user-info", s.setUserInfo)
+	su.PUT("/organization", s.setOrganization)
+	su.POST("/submit", s.submit)
+
+	v1.GET("/invitations/:token", s.getInvitation)
+	v1.POST("/invitations/:token/accept", s.acceptInvitation)
+	v1.POST("/password-resets", s.requestPasswordReset)
+	v1.POST("/password-resets/:token/confirm", s.confirmPasswordReset)
+
+	v1.POST("/console/organizations/lookup", s.lookupOrganization)
+	v1.POST("/console/sessions", s.signIn)
+	v1.GET("/console/me", s.me)
+	v1.DELETE("/console/sessions/current", s.signOut)
+
+	admin := v1.Group("/admin", s.adminAuth())
+	admin.GET("/signups", s.adminList)
+	admin.GET("/signups/:id", s.adminShow)
+	admin.POST("/signups/:id/retry", s.adminRetry)
+	admin.POST("/signups/:id/resend-invite", s.adminResend)
+	admin.POST("/signups/:id/cancel", s.adminCancel)
+
+	if s.mailbox != nil {
+		r.GET("/dev/mailbox", s.devMailbox)
+		r.GET("/dev/mailbox/view", s.devMailboxView)
+	}
+	return r
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz answers 200 only when the database and Temporal answer.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	checks := gin.H{"database": "ok", "temporal": "ok"}
+	ready := true
+	if err := s.db.Ping(ctx); err != nil {
+		checks["database"], ready = err.Error(), false
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], ready = err.Error(), false
+	}
+	if !ready {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+func (s *Server) recoverer() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(c.Request.Context(), "panic in handler", "route", c.FullPath(), "panic", v)
+				s.fail(c, problem(http.StatusInternalServerError, "internal_error", "something went wrong on our side; try again"))
+			}
+		}()
+		c.Next()
+	}
+}
+
+type ctxKey string
+
+const requestIDKey ctxKey = "request_id"
+
+// requestID takes X-Request-Id (when sane) or makes one, and echoes it.
+func (s *Server) requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if len(id) == 0 || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Header("X-Request-Id", id)
+		c.Set(string(requestIDKey), id)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+		c.Next()
+	}
+}
+
+// observe logs each request by its route pattern (never the raw path, which
+// may carry a token) and counts it in the metrics.
+func (s *Server) observe() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		s.metrics.observeRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+			level = slog.LevelDebug
+		}
+		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+			"elapsed_ms", float64(elapsed.Microseconds()) / 1000, "request_id", c.GetString(string(requestIDKey))}
+		if id := c.Param("id"); id != "" && len(id) <= 64 {
+			attrs = append(attrs, "signup_id", id)
+		}
+		s.log.Log(c.Request.Context(), level, "http request", attrs...)
+	}
+}

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/internal/terms"
+	"github.com/kcloud/onboarding/models"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+func (s *Server) terms(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"terms": terms.Catalog()})
+}
+
+type createdSignup struct {
+	signup.View
+	SignupToken string `json:"signup_token"`
+}
+
+// createSignup starts the sign-up workflow with its first Update, the terms
+// (Update-With-Start), and answers with the view and the sign-up's token.
+func (s *Server) createSignup(c *gin.Context) {
+	var body signup.AcceptTermsInput
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	unknown, missing := terms.Check(body.AcceptedTerms)
+	if len(unknown) > 0 {
+		p := problem(http.StatusUnprocessableEntity, signup.CodeUnknownTerm, "unknown term: "+strings.Join(unknown, ", "))
+		p.Fields = map[string]string{"accepted_terms": "unknown term " + strings.Join(unknown, ", ")}
+		s.fail(c, p)
+		return
+	}
+	if len(missing) > 0 {
+		p := problem(http.StatusUnprocessableEntity, signup.CodeRequiredTermsMissing, "all required terms must be accepted: "+strings.Join(missing, ", "))
+		p.Fields = map[string]string{"accepted_terms": "missing required term " + strings.Join(missing, ", ")}
+		s.fail(c, p)
+		return
+	}
+	id := uuid.NewString()
+	token, hash := secret.NewToken()
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
+	defer cancel()
+	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       signup.WorkflowID(id),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings})
+	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   workflows.UpdateAcceptTerms,
+			Args:         []any{body},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var v signup.View
+	if err == nil {
+		err = h.Get(ctx, &v)
+	}
+	if err != nil {
+		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
+		return
+	}
+	c.JSON(http.StatusCreated, createdSignup{View: v, SignupToken: token})
+}
+
+const signupKey = "signup"
+
+// signupAuth checks the sign-up's bearer token against the stored hash. A
+// missing token is 401; a wrong one, or an unknown id, 404 (the id's
+// existence is not revealed).
+func (s *Server) signupAuth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, ok := bearer(c)
+		if !ok {
+			s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <signup_token>"))
+			return
+		}
+		notFound := problem(http.StatusNotFound, "signup_not_found", "no such sign-up")
+		id := c.Param("id")
+		if _, err := uuid.Parse(id); err != nil {
+			s.fail(c, notFound)
+			return
+		}
+		var row models.Signup
+		err := s.db.WithContext(c.Request.Context()).Where("id = ?", id).Take(&row).Error
+		if err != nil {
+			if isNotFound(err) {
+				s.fail(c, notFound)
+			} else {
+				s.fail(c, err)
+			}
+			return
+		}
+		if !secret.Matches(token, row.TokenHash) {
+			s.fail(c, notFound)
+			return
+		}
+		c.Set(signupKey, &row)
+		c.Next()
+	}
+}
+
+func bearer(c *gin.Context) (string, bool) {
+	h := c.GetHeader("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func signupRow(c *gin.Context) *models.Signup {
+	return c.MustGet(signupKey).(*models.Signup)
+}
+
+func (s *Server) getSignup(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(signupRow(c).View))
+}
+
+// update sends an Update to the sign-up's workflow and waits for its result.
+// closedCode is the answer when the workflow has ended.
+func (s *Server) update(c *gin.Context, workflowID, name string, arg, out any, closedCode string) error {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
+	defer cancel()
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		UpdateName:   name,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	if key := c.GetHeader("Idempotency-Key"); key != "" && len(key) <= 100 {
+		// A retried request with the same key gets the first one's result.
+		opts.UpdateID = name + ":" + key
+	}
+	if arg != nil {
+		opts.Args = []any{arg}
+	}
+	h, err := s.temporal.UpdateWorkflow(ctx, opts)
+	if err == nil {
+		err = h.Get(ctx, out)
+	}
+	if err != nil {
+		return s.updateError(ctx, err, closedCode)
+	}
+	return nil
+}
+
+func (s *Server) updateError(ctx context.Context, err error, closedCode string) error {
+	if p := fromWorkflow(err); p != nil {
+		return p
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return problem(statusOf[closedCode], closedCode, "the sign-up has ended; nothing more can change it")
+	}
+	var exists *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &exists) {
+		return problem(http.StatusConflict, "signup_exists", "this sign-up exists already")
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return problem(http.StatusServiceUnavailable, "temporarily_unavailable", "the sign-up service is busy or restarting; try again")
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		return problem(http.StatusServiceUnavailable, "temporarily_unavailable", "the sign-up service is restarting; try again")
+	}
+	return err
+}
+
+func (s *Server) stepUpdate(c *gin.Context, name string, arg any, status int) {
+	row := signupRow(c)
+	var v signup.View
+	if err := s.update(c, row.WorkflowID, name, arg, &v, signup.CodeStepOutOfOrder); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
+func (s *Server) verifyBusinessNumber(c *gin.Context) {
+	var body signup.VerifyInput
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	row := signupRow(c)
+	var v signup.Verification
+	if err := s.update(c, row.WorkflowID, workflows.UpdateVerify, body, &v, signup.CodeStepOutOfOrder); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) setUserInfo(c *gin.Context) {
+	var body signup.UserInfoInput
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.stepUpdate(c, workflows.UpdateUserInfo, body, http.StatusOK)
+}
+
+func (s *Server) setOrganization(c *gin.Context) {
+	var body signup.OrganizationInput
+	if err := decode(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.stepUpdate(c, workflows.UpdateOrganization, body, http.StatusOK)
+}
+
+func (s *Server) submit(c *gin.Context) {
+	if c.Request.ContentLength > 0 {
+		var body struct{}
+		if err := decode(c, &body); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	s.stepUpdate(c, workflows.UpdateSubmit, nil, http.StatusAccepted)
+}
+
+func (s *Server) nameAvailability(c *gin.Context) {
+	res, err := activities.CheckName(c.Request.Context(), s.db.DB, c.Param("name"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}

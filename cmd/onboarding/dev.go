@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcloud/onboarding/internal/app"
+	"github.com/kcloud/onboarding/internal/config"
+	"github.com/kcloud/onboarding/internal/devserver"
+	"github.com/kcloud/onboarding/internal/mailbox"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+func devCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything in one process: Temporal server and UI, SMTP capture, worker and API",
+		Long: `dev runs an embedded Temporal server (state in DATA_DIR/temporal.db), its Web UI,
+an SMTP capture server (mail kept in DATA_DIR/mailbox.jsonl, shown at /dev/mailbox),
+the application database (SQLite in DATA_DIR unless DATABASE_URL says otherwise),
+the worker and the API. Stop it with Ctrl-C; start it again on the same DATA_DIR
+and every sign-up and timer carries on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := config.Load(config.ModeDev)
+			if err != nil {
+				return err
+			}
+			log := app.Logger(cfg)
+			start := time.Now()
+			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", cfg.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+			}
+			defer ln.Close()
+
+			temporal, err := devserver.Start(ctx, devserver.Options{
+				DataDir:          filepath.Join(cfg.DataDir, "temporal"),
+				FrontendAddr:     cfg.TemporalAddress,
+				UIAddr:           cfg.TemporalUIAddr,
+				Namespace:        cfg.TemporalNamespace,
+				SearchAttributes: workflows.SearchAttributeNames,
+				Log:              log,
+			})
+			if err != nil {
+				return err
+			}
+			defer temporal.Stop()
+			cfg.TemporalAddress = temporal.FrontendAddr()
+
+			var box *mailbox.Store
+			if cfg.DevCapture {
+				box, err = mailbox.Open(filepath.Join(cfg.DataDir, "mailbox.jsonl"))
+				if err != nil {
+					return err
+				}
+				smtpSrv, err := mailbox.Listen(cfg.DevSMTPAddr, box, log)
+				if err != nil {
+					return fmt.Errorf("%w (set DEV_SMTP_ADDR)", err)
+				}
+				defer smtpSrv.Close()
+			}
+
+			db, err := app.OpenDB(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			c, err := app.Dial(ctx, cfg, log, 30*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w := app.NewWorker(c, cfg, app.Activities(cfg, db, log))
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("worker: %w", err)
+			}
+			defer w.Stop()
+
+			apiURL := app.URL(ln.Addr().String())
+			fmt.Fprintf(os.Stderr, "\nonboarding dev is up in %s\n", time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "  API and pages   %s  (health: %s/readyz)\n", apiURL, apiURL)
+			fmt.Fprintf(os.Stderr, "  Temporal UI     %s\n", temporal.UIURL())
+			fmt.Fprintf(os.Stderr, "  Temporal gRPC   %s  (namespace %s, task queue %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTaskQueue)
+			if box != nil {
+				fmt.Fprintf(os.Stderr, "  Mailbox         %s/dev/mailbox/view  (SMTP %s)\n", apiURL, cfg.DevSMTPAddr)
+			} else {
+				fmt.Fprintf(os.Stderr, "  Mail            sent to %s:%d\n", cfg.SMTPHost, cfg.SMTPPort)
+			}
+			fmt.Fprintf(os.Stderr, "  Database        %s\n  Data            %s\n\n", redact(cfg.DatabaseURL), cfg.DataDir)
+
+			err = app.Serve(ctx, ln, app.NewAPI(cfg, db, c, box, log).Handler(), log)
+			log.Info("shutting down")
+			return err
+		},
+	}
+}

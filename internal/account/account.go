@@ -1,0 +1,481 @@
+// Package account is what happens to console users after provisioning:
+// setting the first password from an invitation, password resets, sign-in
+// with lockout, and sessions. Every token handed out is random and stored
+// only as its hash.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/kcloud/onboarding/internal/contact"
+	"github.com/kcloud/onboarding/internal/orgname"
+	"github.com/kcloud/onboarding/internal/password"
+	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/models"
+)
+
+// MaxFailedAttempts wrong passwords in a row put an account in reset_required.
+const MaxFailedAttempts = 5
+
+// PasswordHistoryDepth is how many earlier passwords may not be reused.
+const PasswordHistoryDepth = 3
+
+// Errors, each one of the contract's codes.
+var (
+	ErrInvalidToken          = errors.New("invalid_token")
+	ErrInvitationExpired     = errors.New("invitation_expired")
+	ErrTokenExpired          = errors.New("token_expired")
+	ErrInvalidCredentials    = errors.New("invalid_credentials")
+	ErrPasswordResetRequired = errors.New("password_reset_required")
+	ErrPasswordNotSet        = errors.New("password_not_set")
+	ErrOrganizationNotFound  = errors.New("organization_not_found")
+	ErrUnauthorized          = errors.New("unauthorized")
+)
+
+// WeakPasswordError lists the password policy's rules a password breaks.
+type WeakPasswordError struct{ Rules []password.Rule }
+
+func (e *WeakPasswordError) Error() string { return "weak password: " + password.Describe(e.Rules) }
+
+// Service does the account operations over the database.
+type Service struct {
+	db         *store.DB
+	hasher     *password.Hasher
+	sessionTTL time.Duration
+	now        func() time.Time
+}
+
+// New returns a Service.
+func New(db *store.DB, hasher *password.Hasher, sessionTTL time.Duration, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, hasher: hasher, sessionTTL: sessionTTL, now: func() time.Time { return now().UTC() }}
+}
+
+// Invitation is what an invitation link shows.
+type Invitation struct {
+	OrganizationName string    `json:"organization_name"`
+	Email            string    `json:"email"`
+	ExpiresAt        time.Time `json:"expires_at"`
+}
+
+// PasswordSet says whose password was set, and which sign-up to tell.
+type PasswordSet struct {
+	OrganizationName string `json:"organization_name"`
+	Email            string `json:"email"`
+	Status           string `json:"status"`
+	UserID           string `json:"-"`
+	SignupID         string `json:"-"`
+}
+
+func (s *Service) invitation(tx *gorm.DB, token string) (models.InvitationToken, models.User, models.Organization, error) {
+	var (
+		inv  models.InvitationToken
+		user models.User
+		org  models.Organization
+	)
+	if !secret.WellFormed(token) {
+		return inv, user, org, ErrInvalidToken
+	}
+	err := tx.Where("token_hash = ?", secret.Hash(token)).Take(&inv).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return inv, user, org, ErrInvalidToken
+	}
+	if err != nil {
+		return inv, user, org, fmt.Errorf("invitation: %w", err)
+	}
+	if err := tx.Where("id = ?", inv.UserID).Take(&user).Error; err != nil {
+		return inv, user, org, fmt.Errorf("invitation: %w", err)
+	}
+	if err := tx.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
+		return inv, user, org, fmt.Errorf("invitation: %w", err)
+	}
+	switch {
+	case inv.Status == models.TokenUsed || inv.Status == models.TokenRevoked || user.Status == models.UserDisabled:
+		return inv, user, org, ErrInvalidToken
+	case inv.Status == models.TokenExpired || !s.now().Before(inv.ExpiresAt):
+		return inv, user, org, ErrInvitationExpired
+	}
+	return inv, user, org, nil
+}
+
+// Invitation reads a live invitation link.
+func (s *Service) Invitation(ctx context.Context, token string) (Invitation, error) {
+	inv, user, org, err := s.invitation(s.db.WithContext(ctx), token)
+	if err != nil {
+		return Invitation{}, err
+	}
+	return Invitation{OrganizationName: org.Name, Email: user.Email, ExpiresAt: inv.ExpiresAt}, nil
+}
+
+// AcceptInvitation sets the first password through a live invitation link
+// and activates the owner. The link works once.
+func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (PasswordSet, error) {
+	if _, _, _, err := s.invitation(s.db.WithContext(ctx), token); err != nil {
+		return PasswordSet{}, err
+	}
+	if rules := password.Check(pw); len(rules) > 0 {
+		return PasswordSet{}, &WeakPasswordError{Rules: rules}
+	}
+	hash, err := s.hasher.Hash(pw)
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	var res PasswordSet
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		inv, user, org, err := s.invitation(tx, token)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		// Conditional: the expiry activity changes the same row, and only
+		// one of the two may win.
+		upd := tx.Model(&models.InvitationToken{}).
+			Where("id = ? AND status = ? AND expires_at > ?", inv.ID, models.TokenPending, now).
+			Updates(map[string]any{"status": models.TokenUsed, "used_at": now})
+		if upd.Error != nil {
+			return upd.Error
+		}
+		if upd.RowsAffected == 0 {
+			return ErrInvitationExpired
+		}
+		if err := tx.Model(&models.InvitationToken{}).Where("signup_id = ? AND status = ?", inv.SignupID, models.TokenPending).
+			Update("status", models.TokenRevoked).Error; err != nil {
+			return err
+		}
+		if err := s.setPassword(tx, user, hash, "invitation_accepted"); err != nil {
+			return err
+		}
+		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
+		return nil
+	})
+	return res, err
+}
+
+// setPassword stores a new password hash, activates the user and records
+// the hash in the history.
+func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string) error {
+	now := s.now()
+	if err := tx.Model(&models.User{}).Where("id = ?", user.ID).Updates(map[string]any{
+		"password_hash": hash, "status": models.UserActive, "failed_attempts": 0,
+		"password_changed_at": now, "updated_at": now,
+	}).Error; err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if err := tx.Create(&models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now}).Error; err != nil {
+		return fmt.Errorf("set password: history: %w", err)
+	}
+	return audit(tx, now, user, action, user.Status, models.UserActive)
+}
+
+func audit(tx *gorm.DB, now time.Time, user models.User, action, from, to string) error {
+	e := models.AuditEvent{ID: uuid.NewString(), UserID: &user.ID, Actor: models.ActorUser, Action: action, CreatedAt: now}
+	if from != to {
+		e.FromStatus, e.ToStatus = &from, &to
+	}
+	if user.OrganizationID != "" {
+		var org models.Organization
+		if err := tx.Select("signup_id").Where("id = ?", user.OrganizationID).Take(&org).Error; err == nil {
+			e.SignupID = &org.SignupID
+		}
+	}
+	if err := tx.Create(&e).Error; err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// ConfirmReset sets a new password through a reset link: the link works
+// once, the password may not be one of the last three, and every other
+// session of the user ends. A reset_required account becomes active.
+func (s *Service) ConfirmReset(ctx context.Context, token, pw string) (PasswordSet, error) {
+	if !secret.WellFormed(token) {
+		return PasswordSet{}, ErrInvalidToken
+	}
+	rt, user, err := s.resetToken(s.db.WithContext(ctx), token)
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	rules := password.Check(pw)
+	if len(rules) == 0 {
+		reused, err := s.reused(ctx, user.ID, pw)
+		if err != nil {
+			return PasswordSet{}, err
+		}
+		if reused {
+			rules = append(rules, password.RuleReused)
+		}
+	}
+	if len(rules) > 0 {
+		return PasswordSet{}, &WeakPasswordError{Rules: rules}
+	}
+	hash, err := s.hasher.Hash(pw)
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	var res PasswordSet
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.now()
+		upd := tx.Model(&models.PasswordResetToken{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", rt.ID, now).
+			Update("used_at", now)
+		if upd.Error != nil {
+			return upd.Error
+		}
+		if upd.RowsAffected == 0 {
+			return ErrInvalidToken
+		}
+		if err := tx.Model(&models.PasswordResetToken{}).Where("user_id = ? AND used_at IS NULL", user.ID).
+			Update("used_at", now).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("user_id = ?", user.ID).Delete(&models.Session{}).Error; err != nil {
+			return err
+		}
+		// A reset also settles a pending invitation.
+		if err := tx.Model(&models.InvitationToken{}).Where("user_id = ? AND status = ?", user.ID, models.TokenPending).
+			Update("status", models.TokenRevoked).Error; err != nil {
+			return err
+		}
+		if err := s.setPassword(tx, user, hash, "password_reset"); err != nil {
+			return err
+		}
+		var org models.Organization
+		if err := tx.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
+			return err
+		}
+		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
+		return nil
+	})
+	return res, err
+}
+
+func (s *Service) resetToken(tx *gorm.DB, token string) (models.PasswordResetToken, models.User, error) {
+	var (
+		rt   models.PasswordResetToken
+		user models.User
+	)
+	err := tx.Where("token_hash = ?", secret.Hash(token)).Take(&rt).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return rt, user, ErrInvalidToken
+	}
+	if err != nil {
+		return rt, user, fmt.Errorf("reset: %w", err)
+	}
+	if err := tx.Where("id = ?", rt.UserID).Take(&user).Error; err != nil {
+		return rt, user, fmt.Errorf("reset: %w", err)
+	}
+	switch {
+	case rt.UsedAt != nil || user.Status == models.UserDisabled:
+		return rt, user, ErrInvalidToken
+	case !s.now().Before(rt.ExpiresAt):
+		return rt, user, ErrTokenExpired
+	}
+	return rt, user, nil
+}
+
+// reused reports whether pw is one of the user's last passwords.
+func (s *Service) reused(ctx context.Context, userID, pw string) (bool, error) {
+	var hashes []string
+	if err := s.db.WithContext(ctx).Model(&models.PasswordHistory{}).Where("user_id = ?", userID).
+		Order("created_at DESC").Limit(PasswordHistoryDepth).Pluck("password_hash", &hashes).Error; err != nil {
+		return false, fmt.Errorf("password history: %w", err)
+	}
+	for _, h := range hashes {
+		ok, err := s.hasher.Verify(h, pw)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Console is a signed-in user as the console shows it.
+type Console struct {
+	SessionToken string    `json:"session_token,omitempty"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	User         struct {
+		Email   string `json:"email"`
+		Name    string `json:"name"`
+		IsOwner bool   `json:"is_owner"`
+	} `json:"user"`
+	Organization struct {
+		OrganizationName string `json:"organization_name"`
+	} `json:"organization"`
+	Roles []string `json:"roles"`
+}
+
+// LookupOrganization is the first page of console sign-in.
+func (s *Service) LookupOrganization(ctx context.Context, name string) (string, error) {
+	key, err := orgname.Normalize(name)
+	if err != nil {
+		return "", ErrOrganizationNotFound
+	}
+	var org models.Organization
+	err = s.db.WithContext(ctx).Where("name_key = ? AND status = ?", key, models.OrganizationActive).Take(&org).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", ErrOrganizationNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("lookup: %w", err)
+	}
+	return org.Name, nil
+}
+
+// dummyHash is verified when there is no user, so that an unknown email
+// costs the same time as a wrong password.
+var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$0W5hG1B7JQpWz2H2ZKJ1R0zZ2Tt0fW8Wqv3l0X3Hh1c"
+
+// SignIn checks an organization, email and password. Status comes before
+// the password: an account in reset_required answers so even to the right
+// password. Five wrong passwords in a row put it in reset_required.
+func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Console, error) {
+	key, kerr := orgname.Normalize(orgName)
+	mail, merr := contact.NormalizeEmail(email)
+	var (
+		org  models.Organization
+		user models.User
+	)
+	db := s.db.WithContext(ctx)
+	found := kerr == nil && merr == nil
+	if found {
+		err := db.Where("name_key = ? AND status = ?", key, models.OrganizationActive).Take(&org).Error
+		if err == nil {
+			err = db.Where("organization_id = ? AND email = ? AND status <> ?", org.ID, mail, models.UserDisabled).Take(&user).Error
+		}
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			found = false
+		} else if err != nil {
+			return Console{}, fmt.Errorf("sign in: %w", err)
+		}
+	}
+	if !found {
+		_, _ = s.hasher.Verify(dummyHash, pw)
+		return Console{}, ErrInvalidCredentials
+	}
+	switch user.Status {
+	case models.UserInvited:
+		return Console{}, ErrPasswordNotSet
+	case models.UserResetRequired:
+		return Console{}, ErrPasswordResetRequired
+	}
+	if user.PasswordHash == nil {
+		return Console{}, ErrPasswordNotSet
+	}
+	ok, err := s.hasher.Verify(*user.PasswordHash, pw)
+	if err != nil {
+		return Console{}, fmt.Errorf("sign in: %w", err)
+	}
+	if !ok {
+		if err := s.failedAttempt(ctx, user); err != nil {
+			return Console{}, err
+		}
+		return Console{}, ErrInvalidCredentials
+	}
+	token, hash := secret.NewToken()
+	now := s.now()
+	sess := models.Session{ID: uuid.NewString(), TokenHash: hash, UserID: user.ID, ExpiresAt: now.Add(s.sessionTTL), CreatedAt: now}
+	err = db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.User{}).Where("id = ? AND failed_attempts <> 0", user.ID).Update("failed_attempts", 0).Error; err != nil {
+			return err
+		}
+		return tx.Create(&sess).Error
+	})
+	if err != nil {
+		return Console{}, fmt.Errorf("sign in: %w", err)
+	}
+	c, err := s.console(ctx, user, org, sess.ExpiresAt)
+	c.SessionToken = token
+	return c, err
+}
+
+func (s *Service) failedAttempt(ctx context.Context, user models.User) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&models.User{}).Where("id = ?", user.ID).
+			Update("failed_attempts", gorm.Expr("failed_attempts + 1")).Error; err != nil {
+			return fmt.Errorf("sign in: %w", err)
+		}
+		locked := tx.Model(&models.User{}).
+			Where("id = ? AND status = ? AND failed_attempts >= ?", user.ID, models.UserActive, MaxFailedAttempts).
+			Updates(map[string]any{"status": models.UserResetRequired, "updated_at": s.now()})
+		if locked.Error != nil {
+			return fmt.Errorf("sign in: %w", locked.Error)
+		}
+		if locked.RowsAffected > 0 {
+			if err := tx.Where("user_id = ?", user.ID).Delete(&models.Session{}).Error; err != nil {
+				return err
+			}
+			return audit(tx, s.now(), user, "locked_out", models.UserActive, models.UserResetRequired)
+		}
+		return nil
+	})
+}
+
+func (s *Service) console(ctx context.Context, user models.User, org models.Organization, expires time.Time) (Console, error) {
+	var c Console
+	var roles []string
+	if err := s.db.WithContext(ctx).Model(&models.RoleAssignment{}).Where("user_id = ?", user.ID).
+		Pluck("role_id", &roles).Error; err != nil {
+		return c, fmt.Errorf("roles: %w", err)
+	}
+	sort.Strings(roles)
+	c.ExpiresAt = expires
+	c.User.Email, c.User.Name, c.User.IsOwner = user.Email, user.Name, user.IsOwner
+	c.Organization.OrganizationName = org.Name
+	c.Roles = slices.Clip(append([]string{}, roles...))
+	return c, nil
+}
+
+// Me returns the signed-in user of a live session.
+func (s *Service) Me(ctx context.Context, token string) (Console, error) {
+	if !secret.WellFormed(token) {
+		return Console{}, ErrUnauthorized
+	}
+	db := s.db.WithContext(ctx)
+	var sess models.Session
+	err := db.Where("token_hash = ? AND expires_at > ?", secret.Hash(token), s.now()).Take(&sess).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Console{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Console{}, fmt.Errorf("session: %w", err)
+	}
+	var user models.User
+	if err := db.Where("id = ? AND status = ?", sess.UserID, models.UserActive).Take(&user).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Console{}, ErrUnauthorized
+		}
+		return Console{}, fmt.Errorf("session: %w", err)
+	}
+	var org models.Organization
+	if err := db.Where("id = ? AND status = ?", user.OrganizationID, models.OrganizationActive).Take(&org).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Console{}, ErrUnauthorized
+		}
+		return Console{}, fmt.Errorf("session: %w", err)
+	}
+	return s.console(ctx, user, org, sess.ExpiresAt)
+}
+
+// SignOut ends a session. An unknown token is already signed out.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	if !secret.WellFormed(token) {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).Where("token_hash = ?", secret.Hash(token)).Delete(&models.Session{}).Error; err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	return nil
+}

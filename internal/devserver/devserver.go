@@ -1,0 +1,312 @@
+// Package devserver runs a Temporal server, and optionally its Web UI, inside
+// the process, persisting to a SQLite file so that sign-ups and timers
+// survive a restart. It is for `onboarding dev` and the integration tests;
+// production uses a Temporal cluster. It links the whole Temporal server:
+// import it only from the dev runtime and the integration tests.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	tlog "go.temporal.io/server/common/log"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// Options configure the embedded server.
+type Options struct {
+	// DataDir holds temporal.db (and temporal.log); it is created.
+	DataDir string
+	// FrontendAddr is the gRPC frontend's host:port.
+	FrontendAddr string
+	// UIAddr is the Web UI's host:port; empty runs no UI.
+	UIAddr string
+	// UICodecEndpoint, when set, is the codec server the UI decodes payloads with.
+	UICodecEndpoint string
+	Namespace       string
+	// SearchAttributes are registered as Keyword attributes at every start.
+	SearchAttributes []string
+	// LogLevel of the server's own log, written to DataDir/temporal.log.
+	LogLevel string
+	Log      *slog.Logger
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	opts   Options
+	server temporal.Server
+	ui     *uiServer
+	log    *slog.Logger
+}
+
+const clusterName = "active"
+
+// Start runs the server and returns once its frontend answers and the
+// namespace and search attributes are in place.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "warn"
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	host, portStr, err := net.SplitHostPort(opts.FrontendAddr)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: TEMPORAL_ADDRESS %q: %w", opts.FrontendAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: TEMPORAL_ADDRESS %q: %w", opts.FrontendAddr, err)
+	}
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if err := portFree(net.JoinHostPort(host, portStr)); err != nil {
+		return nil, fmt.Errorf("devserver: Temporal frontend address %s is in use (set TEMPORAL_ADDRESS): %w", opts.FrontendAddr, err)
+	}
+	if opts.UIAddr != "" {
+		if err := portFree(opts.UIAddr); err != nil {
+			return nil, fmt.Errorf("devserver: Temporal UI address %s is in use (set TEMPORAL_UI_ADDR): %w", opts.UIAddr, err)
+		}
+	}
+
+	dbPath := filepath.Join(opts.DataDir, "temporal.db")
+	sqlCfg := &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: dbPath,
+		// One connection with WAL was the fastest here (see engine notes);
+		// busy_timeout covers checkpoints.
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "NORMAL", "busy_timeout": "10000"},
+	}
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+			return nil, fmt.Errorf("devserver: schema: %w", err)
+		}
+	}
+	attrs := make(map[string]enumspb.IndexedValueType, len(opts.SearchAttributes))
+	for _, name := range opts.SearchAttributes {
+		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: namespace: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
+		return nil, fmt.Errorf("devserver: namespace: %w", err)
+	}
+
+	cfg, err := serverConfig(host, port, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	logger := tlog.NewZapLogger(tlog.BuildZapLogger(tlog.Config{
+		Level: opts.LogLevel, OutputFile: filepath.Join(opts.DataDir, "temporal.log"), Format: "json",
+	}))
+	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	claimMapper := authorization.NewNoopClaimMapper()
+	dyn := dynamicconfig.StaticClient{
+		// One task-queue partition: what the Temporal CLI's dev server
+		// does; it cuts tail latency on a small machine.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// Operators see new search attribute values at once.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("devserver: start: %w", err)
+	}
+	s := &Server{opts: opts, server: srv, log: opts.Log}
+	if err := s.addSearchAttributes(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if opts.UIAddr != "" {
+		ui, err := startUI(opts.UIAddr, s.FrontendAddr(), opts.Namespace, opts.UICodecEndpoint)
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.ui = ui
+	}
+	return s, nil
+}
+
+// FrontendAddr is the gRPC address clients dial.
+func (s *Server) FrontendAddr() string {
+	host, port, _ := net.SplitHostPort(s.opts.FrontendAddr)
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// UIURL is the Web UI's address, or "" without a UI.
+func (s *Server) UIURL() string {
+	if s.opts.UIAddr == "" {
+		return ""
+	}
+	return "http://" + s.opts.UIAddr
+}
+
+// Stop stops the UI and the server, waiting at most 20 seconds for the
+// server (its own limit is minutes).
+func (s *Server) Stop() {
+	if s.ui != nil {
+		s.ui.stop()
+	}
+	done := make(chan struct{})
+	go func() {
+		if err := s.server.Stop(); err != nil {
+			s.log.Warn("temporal server stop", "error", err)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		s.log.Warn("temporal server did not stop within 20s; leaving it")
+	}
+}
+
+// addSearchAttributes registers the custom attributes through the operator
+// API: the namespace row of an older file may lack attributes added since.
+func (s *Server) addSearchAttributes(ctx context.Context) error {
+	c, err := client.Dial(client.Options{HostPort: s.FrontendAddr(), Namespace: s.opts.Namespace,
+		Logger: discardSDKLogger{}})
+	if err != nil {
+		return fmt.Errorf("devserver: dial: %w", err)
+	}
+	defer c.Close()
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, name := range s.opts.SearchAttributes {
+		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace: s.opts.Namespace, SearchAttributes: attrs,
+		})
+		var exists *serviceerror.AlreadyExists
+		if err == nil || errors.As(err, &exists) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devserver: search attributes: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, error) {
+	svc := func(grpcPort int) (config.Service, error) {
+		if grpcPort == 0 {
+			p, err := freePort(host)
+			if err != nil {
+				return config.Service{}, err
+			}
+			grpcPort = p
+		}
+		mp, err := freePort(host)
+		if err != nil {
+			return config.Service{}, err
+		}
+		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: mp, BindOnIP: host}}, nil
+	}
+	services := map[string]config.Service{}
+	for name, p := range map[string]int{"frontend": port, "history": 0, "matching": 0, "worker": 0} {
+		s, err := svc(p)
+		if err != nil {
+			return nil, fmt.Errorf("devserver: ports: %w", err)
+		}
+		services[name] = s
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	cfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: addr},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		PublicClient: config.PublicClient{HostPort: addr},
+	}
+	return cfg, nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
