@@ -7,6 +7,7 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,6 +106,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
 			return nil, fmt.Errorf("devserver: schema: %w", err)
 		}
+	} else if err := forgetMembers(ctx, dbPath); err != nil {
+		return nil, err
 	}
 	attrs := make(map[string]enumspb.IndexedValueType, len(opts.SearchAttributes))
 	for _, name := range opts.SearchAttributes {
@@ -262,7 +265,7 @@ func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, er
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	cfg := &config.Config{
 		Global: config.Global{
-			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host},
+			Membership: config.Membership{MaxJoinDuration: 10 * time.Second, BroadcastAddress: host},
 		},
 		Persistence: config.Persistence{
 			DefaultStore:     sqliteplugin.PluginName,
@@ -292,6 +295,22 @@ func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, er
 		PublicClient: config.PublicClient{HostPort: addr},
 	}
 	return cfg, nil
+}
+
+// forgetMembers removes the cluster members a previous run recorded. This
+// server is a cluster of one, and after a kill -9 its dead members' fresh
+// heartbeats would make the new services wait for them (up to a minute of
+// "Not enough hosts to serve the request") before they form a ring.
+func forgetMembers(ctx context.Context, dbPath string) error {
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("devserver: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DELETE FROM cluster_membership"); err != nil {
+		return fmt.Errorf("devserver: reset membership: %w", err)
+	}
+	return nil
 }
 
 func freePort(host string) (int, error) {
