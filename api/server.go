@@ -17,6 +17,7 @@ import (
 	"github.com/kcloud/onboarding/internal/account"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/internal/web"
 	"github.com/kcloud/onboarding/workflows"
 )
 
@@ -48,6 +49,7 @@ type Server struct {
 	mailbox  *mailbox.Store
 	log      *slog.Logger
 	metrics  *Metrics
+	pages    *web.Pages
 }
 
 // New returns a Server.
@@ -61,7 +63,8 @@ func New(cfg Config, d Deps) *Server {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics()
 	}
-	return &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log, metrics: d.Metrics}
+	return &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
+		metrics: d.Metrics, pages: web.MustNew()}
 }
 
 // Handler returns the HTTP handler of every route.
@@ -69,7 +72,7 @@ func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recoverer(), s.requestID(), s.observe())
+	r.Use(s.recoverer(), s.requestID(), s.observe(), securityHeaders())
 	r.NoRoute(func(c *gin.Context) {
 		s.fail(c, problem(http.StatusNotFound, "not_found", "no such route"))
 	})
@@ -110,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 	admin.POST("/signups/:id/resend-invite", s.adminResend)
 	admin.POST("/signups/:id/cancel", s.adminCancel)
 
+	s.mountPages(r)
 	if s.mailbox != nil {
 		r.GET("/dev/mailbox", s.devMailbox)
 		r.GET("/dev/mailbox/view", s.devMailboxView)

@@ -26,7 +26,7 @@ func TestFullSignupThroughHTTP(t *testing.T) {
 	}
 	token := s.link(t, j.email, "invitations", 5*time.Second)
 	for _, m := range s.box.List() {
-		if !strings.Contains(m.Text, "http://console.test/invitations/"+token) || !strings.Contains(m.HTML, "acme-cloud") ||
+		if !strings.Contains(m.Text, s.cfg.PublicBaseURL+"/invitations/"+token) || !strings.Contains(m.HTML, "acme-cloud") ||
 			!strings.Contains(m.Subject, "acme-cloud") || !strings.Contains(m.Text, "KST") {
 			t.Errorf("invitation mail: %q\n%s", m.Subject, m.Text)
 		}

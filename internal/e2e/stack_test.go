@@ -103,7 +103,12 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	t.Setenv("SMTP_HOST", host)
 	t.Setenv("SMTP_PORT", strconv.Itoa(port))
 	t.Setenv("ADMIN_TOKEN", "admin-secret")
-	t.Setenv("PUBLIC_BASE_URL", "http://console.test")
+	// The API listens before it is built, so that the links it mails point at it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PUBLIC_BASE_URL", "http://"+ln.Addr().String())
 	cfg, err := config.Load(config.ModeWorker)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +137,8 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	}
 	t.Cleanup(w.Stop)
 	s := &stack{t: t, cfg: cfg, db: db, temporal: c, box: box, smtp: smtpSrv}
-	s.http = httptest.NewServer(app.NewAPI(cfg, db, c, box, log).Handler())
+	s.http = &httptest.Server{Listener: ln, Config: &http.Server{Handler: app.NewAPI(cfg, db, c, box, log).Handler()}}
+	s.http.Start()
 	t.Cleanup(s.http.Close)
 	return s
 }
