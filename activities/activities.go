@@ -28,6 +28,7 @@ type Activities struct {
 	resetTokenTTL time.Duration
 	now           func() time.Time
 	log           *slog.Logger
+	events        func(string)
 }
 
 // Deps are what New needs.
@@ -40,6 +41,8 @@ type Deps struct {
 	ResetTokenTTL time.Duration
 	Now           func() time.Time // defaults to time.Now
 	Log           *slog.Logger
+	// Events counts sign-up events for metrics (started, submitted, …).
+	Events func(event string)
 }
 
 // New returns the activities over d.
@@ -50,10 +53,13 @@ func New(d Deps) *Activities {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
+	if d.Events == nil {
+		d.Events = func(string) {}
+	}
 	return &Activities{
 		db: d.DB, mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,
 		publicBaseURL: strings.TrimRight(d.PublicBaseURL, "/"), resetTokenTTL: d.ResetTokenTTL,
-		now: func() time.Time { return d.Now().UTC() }, log: d.Log,
+		now: func() time.Time { return d.Now().UTC() }, log: d.Log, events: d.Events,
 	}
 }
 

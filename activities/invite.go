@@ -175,8 +175,9 @@ func (a *Activities) ExpireInvitation(ctx context.Context, in ExpireInput) (Expi
 			return upd.Error
 		}
 		if upd.RowsAffected > 0 {
-			return a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID), Actor: models.ActorSystem,
+			_, err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID), Actor: models.ActorSystem,
 				Action: "invitation_expired", FromStatus: ptr(models.UserInvited), ToStatus: ptr(models.UserResetRequired)})
+			return err
 		}
 		return nil
 	})

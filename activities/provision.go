@@ -102,7 +102,7 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 			Updates(map[string]any{"organization_id": org.ID, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("provision: reservation: %w", err)
 		}
-		if err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID),
+		if _, err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID),
 			Actor: models.ActorSystem, Action: "owner_provisioned", DedupeKey: ptr(in.SignupID + ":provisioned")}); err != nil {
 			return err
 		}

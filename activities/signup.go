@@ -69,14 +69,47 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 		if in.Audit == nil {
 			return nil
 		}
-		return a.audit(tx, models.AuditEvent{
+		inserted, err := a.audit(tx, models.AuditEvent{
 			SignupID: ptr(v.SignupID), Actor: in.Audit.Actor.Kind, Action: in.Audit.Action,
 			FromStatus: nonEmpty(string(in.Audit.From)), ToStatus: nonEmpty(string(in.Audit.To)),
 			Detail:    nonEmpty(auditDetail(in.Audit)),
 			DedupeKey: ptr(v.SignupID + ":" + strconv.FormatInt(in.Version, 10)),
 			CreatedAt: v.UpdatedAt.UTC(),
 		})
+		if err != nil {
+			return err
+		}
+		if event := eventOf(in.Audit); inserted && event != "" {
+			// Counted once: a retried save finds its audit row and counts nothing.
+			a.events(event)
+		}
+		return nil
 	})
+}
+
+// eventOf names the metrics event of a status change, if it is one.
+func eventOf(e *AuditEntry) string {
+	switch e.Action {
+	case "terms_accepted":
+		if e.From == "" {
+			return "started"
+		}
+	case "submitted":
+		return "submitted"
+	case "invitation_sent":
+		return "invited"
+	case "password_set":
+		return "active"
+	case "invitation_expired":
+		return "expired"
+	case "abandoned":
+		return "abandoned"
+	case "step_failed":
+		return "needs_attention"
+	case "cancelled":
+		return "cancelled"
+	}
+	return ""
 }
 
 func auditDetail(e *AuditEntry) string {
@@ -96,8 +129,8 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-// audit inserts an event once per dedupe key.
-func (a *Activities) audit(tx *gorm.DB, e models.AuditEvent) error {
+// audit inserts an event once per dedupe key, reporting whether it did.
+func (a *Activities) audit(tx *gorm.DB, e models.AuditEvent) (bool, error) {
 	e.ID = newID()
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = a.now()
@@ -105,16 +138,16 @@ func (a *Activities) audit(tx *gorm.DB, e models.AuditEvent) error {
 	if e.DedupeKey != nil {
 		var n int64
 		if err := tx.Model(&models.AuditEvent{}).Where("dedupe_key = ?", *e.DedupeKey).Count(&n).Error; err != nil {
-			return fmt.Errorf("audit: %w", err)
+			return false, fmt.Errorf("audit: %w", err)
 		}
 		if n > 0 {
-			return nil
+			return false, nil
 		}
 	}
 	if err := tx.Create(&e).Error; err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return false, fmt.Errorf("audit: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // AttachCertificateInput names an uploaded certificate to attach.

@@ -80,6 +80,9 @@ func (s *Server) requestPasswordReset(c *gin.Context) {
 		s.fail(c, invalid(map[string]string{"email": "is too long"}))
 		return
 	}
+	if !s.allow(c, limitResetAccount, accountKey(body.OrganizationName, body.Email)) {
+		return
+	}
 	id := uuid.NewString()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
@@ -140,6 +143,9 @@ func (s *Server) signIn(c *gin.Context) {
 	}
 	if len(body.Password) > 256 {
 		s.fail(c, account.ErrInvalidCredentials)
+		return
+	}
+	if !s.allow(c, limitSignInAccount, accountKey(body.OrganizationName, body.Email)) {
 		return
 	}
 	res, err := s.accounts.SignIn(c.Request.Context(), body.OrganizationName, body.Email, body.Password)

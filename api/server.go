@@ -15,8 +15,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/mailbox"
+	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/internal/web"
 	"github.com/kcloud/onboarding/workflows"
 )
@@ -28,6 +31,16 @@ type Config struct {
 	AdminToken string             // "" turns the admin API off
 	// UpdateTimeout bounds how long a wizard call waits for its Update.
 	UpdateTimeout time.Duration
+	// CodecToken guards the codec server ("" turns it off); CodecOrigins
+	// may call it from a browser (the Temporal UI).
+	CodecToken   string
+	CodecOrigins []string
+	// CORSOrigins may call the API from a browser on another origin.
+	CORSOrigins []string
+	// TrustedProxies may set X-Forwarded-For; none: the peer address is the client.
+	TrustedProxies []string
+	RateLimits     bool
+	SecureCookies  bool
 }
 
 // Deps are the API's collaborators.
@@ -37,7 +50,9 @@ type Deps struct {
 	Accounts *account.Service
 	Mailbox  *mailbox.Store // dev mode only: serves /dev/mailbox
 	Log      *slog.Logger
-	Metrics  *Metrics
+	Metrics  *metrics.Registry
+	Tracing  *tracing.Tracing
+	Keyring  *codec.Keyring // for the codec server
 }
 
 // Server answers the contract's routes.
@@ -48,8 +63,11 @@ type Server struct {
 	accounts *account.Service
 	mailbox  *mailbox.Store
 	log      *slog.Logger
-	metrics  *Metrics
+	metrics  *metrics.Registry
+	tracing  *tracing.Tracing
+	keyring  *codec.Keyring
 	pages    *web.Pages
+	limits   *limits
 }
 
 // New returns a Server.
@@ -61,10 +79,17 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	if d.Metrics == nil {
-		d.Metrics = NewMetrics()
+		d.Metrics = metrics.New()
 	}
-	return &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
-		metrics: d.Metrics, pages: web.MustNew()}
+	if d.Tracing == nil {
+		d.Tracing, _ = tracing.Setup(context.Background(), "onboarding-api")
+	}
+	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
+		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew()}
+	if cfg.RateLimits {
+		s.limits = newLimits()
+	}
+	return s
 }
 
 // Handler returns the HTTP handler of every route.
@@ -72,7 +97,11 @@ func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recoverer(), s.requestID(), s.observe(), securityHeaders())
+	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		s.log.Error("TRUSTED_PROXIES", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
+	r.Use(s.recoverer(), s.requestID(), s.observe(), securityHeaders(), s.cors())
 	r.NoRoute(func(c *gin.Context) {
 		s.fail(c, problem(http.StatusNotFound, "not_found", "no such route"))
 	})
@@ -87,22 +116,22 @@ func (s *Server) Handler() http.Handler {
 	v1 := r.Group("/api/v1")
 	v1.GET("/terms", s.terms)
 	v1.POST("/signups", s.createSignup)
-	v1.GET("/organization-names/:name/availability", s.nameAvailability)
+	v1.GET("/organization-names/:name/availability", s.limit(limitAvailabilityIP, byIP), s.nameAvailability)
 	su := v1.Group("/signups/:id", s.signupAuth())
 	su.GET("", s.getSignup)
 	su.POST("/certificate", s.uploadCertificate)
-	su.POST("/business-number/verify", s.verifyBusinessNumber)
+	su.POST("/business-number/verify", s.limit(limitVerifyIP, byIP), s.limit(limitVerifySignup, bySignup), s.verifyBusinessNumber)
 	su.PUT("/user-info", s.setUserInfo)
 	su.PUT("/organization", s.setOrganization)
 	su.POST("/submit", s.submit)
 
-	v1.GET("/invitations/:token", s.getInvitation)
-	v1.POST("/invitations/:token/accept", s.acceptInvitation)
-	v1.POST("/password-resets", s.requestPasswordReset)
-	v1.POST("/password-resets/:token/confirm", s.confirmPasswordReset)
+	v1.GET("/invitations/:token", s.limit(limitTokenIP, byIP), s.getInvitation)
+	v1.POST("/invitations/:token/accept", s.limit(limitTokenIP, byIP), s.acceptInvitation)
+	v1.POST("/password-resets", s.limit(limitResetIP, byIP), s.requestPasswordReset)
+	v1.POST("/password-resets/:token/confirm", s.limit(limitTokenIP, byIP), s.confirmPasswordReset)
 
-	v1.POST("/console/organizations/lookup", s.lookupOrganization)
-	v1.POST("/console/sessions", s.signIn)
+	v1.POST("/console/organizations/lookup", s.limit(limitSignInIP, byIP), s.lookupOrganization)
+	v1.POST("/console/sessions", s.limit(limitSignInIP, byIP), s.signIn)
 	v1.GET("/console/me", s.me)
 	v1.DELETE("/console/sessions/current", s.signOut)
 
@@ -114,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 	admin.POST("/signups/:id/cancel", s.adminCancel)
 
 	s.mountPages(r)
+	s.mountCodec(r)
 	if s.mailbox != nil {
 		r.GET("/dev/mailbox", s.devMailbox)
 		r.GET("/dev/mailbox/view", s.devMailboxView)
@@ -176,18 +206,21 @@ func (s *Server) requestID() gin.HandlerFunc {
 	}
 }
 
-// observe logs each request by its route pattern (never the raw path, which
-// may carry a token) and counts it in the metrics.
+// observe traces each request, logs it by its route pattern (never the raw
+// path, which may carry a token) and counts it in the metrics.
 func (s *Server) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
-		c.Next()
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
 		}
+		ctx, span := s.tracing.StartHTTP(c.Request, route)
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		tracing.EndHTTP(span, c.Writer.Status())
 		elapsed := time.Since(start)
-		s.metrics.observeRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
+		s.metrics.ObserveRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
 		level := slog.LevelInfo
 		if c.Writer.Status() >= 500 {
 			level = slog.LevelError

@@ -2,13 +2,16 @@ package workflows_test
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/workflows"
 )
 
@@ -24,9 +27,22 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories in testdata")
 	}
+	// The recorder seals payloads with this test-only key.
+	spec, err := os.ReadFile(filepath.Join("testdata", "payload-keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := codec.ParseKeyring(strings.TrimSpace(string(spec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := codec.DataConverter(kr)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
+			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
+			if err != nil {
+				t.Fatal(err)
+			}
 			r.RegisterWorkflowWithOptions(workflows.Signup, workflow.RegisterOptions{Name: workflows.SignupWorkflowName})
 			logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {

@@ -32,11 +32,16 @@ and every sign-up and timer carries on.`,
 			if err != nil {
 				return err
 			}
-			log := app.Logger(cfg)
 			start := time.Now()
 			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 				return err
 			}
+			rt, err := app.New(ctx, cfg, config.ModeDev)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			log := rt.Log
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -47,6 +52,7 @@ and every sign-up and timer carries on.`,
 				DataDir:          filepath.Join(cfg.DataDir, "temporal"),
 				FrontendAddr:     cfg.TemporalAddress,
 				UIAddr:           cfg.TemporalUIAddr,
+				UICodecEndpoint:  codecEndpoint(cfg, ln),
 				Namespace:        cfg.TemporalNamespace,
 				SearchAttributes: workflows.SearchAttributeNames,
 				Log:              log,
@@ -56,6 +62,7 @@ and every sign-up and timer carries on.`,
 			}
 			defer temporal.Stop()
 			cfg.TemporalAddress = temporal.FrontendAddr()
+			rt.Cfg.TemporalAddress = cfg.TemporalAddress
 
 			var box *mailbox.Store
 			if cfg.DevCapture {
@@ -70,17 +77,17 @@ and every sign-up and timer carries on.`,
 				defer smtpSrv.Close()
 			}
 
-			db, err := app.OpenDB(ctx, cfg, log)
+			db, err := rt.OpenDB(ctx)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			c, err := app.Dial(ctx, cfg, log, 30*time.Second)
+			c, err := rt.Dial(ctx, 30*time.Second)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			w := app.NewWorker(c, cfg, app.Activities(cfg, db, log))
+			w := rt.Worker(c, rt.Activities(db))
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
@@ -90,6 +97,11 @@ and every sign-up and timer carries on.`,
 			fmt.Fprintf(os.Stderr, "\nonboarding dev is up in %s\n", time.Since(start).Round(time.Millisecond))
 			fmt.Fprintf(os.Stderr, "  API and pages   %s  (health: %s/readyz)\n", apiURL, apiURL)
 			fmt.Fprintf(os.Stderr, "  Temporal UI     %s\n", temporal.UIURL())
+			if cfg.CodecToken != "" {
+				fmt.Fprintf(os.Stderr, "  Decode in UI    %s/codec/login  (operator token: ADMIN_TOKEN)\n", codecBase(ln))
+			} else {
+				fmt.Fprintf(os.Stderr, "  Payloads        encrypted; set ADMIN_TOKEN to decode them in the UI\n")
+			}
 			fmt.Fprintf(os.Stderr, "  Temporal gRPC   %s  (namespace %s, task queue %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTaskQueue)
 			if box != nil {
 				fmt.Fprintf(os.Stderr, "  Mailbox         %s/dev/mailbox/view  (SMTP %s)\n", apiURL, cfg.DevSMTPAddr)
@@ -98,9 +110,23 @@ and every sign-up and timer carries on.`,
 			}
 			fmt.Fprintf(os.Stderr, "  Database        %s\n  Data            %s\n\n", redact(cfg.DatabaseURL), cfg.DataDir)
 
-			err = app.Serve(ctx, ln, app.NewAPI(cfg, db, c, box, log).Handler(), log)
+			err = app.Serve(ctx, ln, rt.API(db, c, box).Handler(), log)
 			log.Info("shutting down")
 			return err
 		},
 	}
+}
+
+// codecBase is the API's address as the embedded UI's browser should call
+// it: on the UI's own host, so that the codec login cookie is same-site.
+func codecBase(ln net.Listener) string {
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return "http://127.0.0.1:" + port
+}
+
+func codecEndpoint(cfg config.Config, ln net.Listener) string {
+	if cfg.CodecToken == "" {
+		return ""
+	}
+	return codecBase(ln) + "/codec"
 }

@@ -26,7 +26,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCmd(), apiCmd(), workerCmd(), migrateCmd(), opsCmd())
+	root.AddCommand(devCmd(), apiCmd(), workerCmd(), migrateCmd(), opsCmd(), keygenCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "onboarding:", err)
 		os.Exit(1)

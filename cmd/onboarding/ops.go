@@ -50,11 +50,16 @@ the API is down.`,
 			}
 			return &ops.API{BaseURL: apiURL, Token: cfg.AdminToken}, func() {}, nil
 		}
-		c, err := app.Dial(cmd.Context(), cfg, app.Logger(cfg), 5*time.Second)
+		rt, err := app.New(cmd.Context(), cfg, config.ModeOps)
 		if err != nil {
 			return nil, nil, err
 		}
-		return &ops.Temporal{Client: c}, c.Close, nil
+		c, err := rt.Dial(cmd.Context(), 5*time.Second)
+		if err != nil {
+			rt.Close()
+			return nil, nil, err
+		}
+		return &ops.Temporal{Client: c}, func() { c.Close(); rt.Close() }, nil
 	}
 	printJSON := func(v any) error {
 		enc := json.NewEncoder(os.Stdout)

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kcloud/onboarding/internal/app"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/store"
 )
@@ -24,13 +26,18 @@ func apiCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := app.Logger(cfg)
-			db, err := app.OpenDB(ctx, cfg, log)
+			rt, err := app.New(ctx, cfg, config.ModeAPI)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			log := rt.Log
+			db, err := rt.OpenDB(ctx)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			c, err := app.Dial(ctx, cfg, log, time.Minute)
+			c, err := rt.Dial(ctx, time.Minute)
 			if err != nil {
 				return err
 			}
@@ -40,7 +47,7 @@ func apiCmd() *cobra.Command {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 			}
 			log.Info("api listening", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress)
-			return app.Serve(ctx, ln, app.NewAPI(cfg, db, c, nil, log).Handler(), log)
+			return app.Serve(ctx, ln, rt.API(db, c, nil).Handler(), log)
 		},
 	}
 }
@@ -56,27 +63,58 @@ func workerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := app.Logger(cfg)
-			db, err := app.OpenDB(ctx, cfg, log)
+			rt, err := app.New(ctx, cfg, config.ModeWorker)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			log := rt.Log
+			db, err := rt.OpenDB(ctx)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			c, err := app.Dial(ctx, cfg, log, time.Minute)
+			c, err := rt.Dial(ctx, time.Minute)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			w := app.NewWorker(c, cfg, app.Activities(cfg, db, log))
+			w := rt.Worker(c, rt.Activities(db))
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
-			log.Info("worker running", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress)
-			<-ctx.Done()
-			w.Stop()
-			return nil
+			defer w.Stop()
+			log.Info("worker running", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress, "metrics", cfg.MetricsAddr)
+			ln, err := net.Listen("tcp", cfg.MetricsAddr)
+			if err != nil {
+				return fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", rt.Metrics.Handler())
+			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			return app.Serve(ctx, ln, mux, log)
 		},
 	}
+}
+
+func keygenCmd() *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Print a new payload encryption key for PAYLOAD_ENCRYPTION_KEYS (id:base64)",
+		Long: `keygen prints a random AES-256 key as id:base64. To rotate, put the new key first
+in PAYLOAD_ENCRYPTION_KEYS and keep the old ones after it: new payloads use the
+first key, old payloads stay readable.`,
+		Args: cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			if id == "" {
+				id = "k" + time.Now().UTC().Format("20060102")
+			}
+			fmt.Println(codec.NewKeySpec(id))
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "key id (default k<date>)")
+	return cmd
 }
 
 func migrateCmd() *cobra.Command {
@@ -91,8 +129,7 @@ func migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := app.Logger(cfg)
-			db, err := store.Open(ctx, cfg.DatabaseURL, log)
+			db, err := store.Open(ctx, cfg.DatabaseURL, app.Logger(cfg))
 			if err != nil {
 				return err
 			}

@@ -1,19 +1,23 @@
 // Package app wires the service's parts together for the process roles
-// (dev, api, worker): logging, the database, the Temporal client, the
-// worker and the HTTP server.
+// (dev, api, worker, ops): logging, metrics, tracing, payload encryption,
+// the database, the Temporal client, the worker and the HTTP server.
 package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -21,14 +25,88 @@ import (
 	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/api"
 	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/mailer"
+	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/nts"
 	"github.com/kcloud/onboarding/internal/password"
 	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/workflows"
 )
+
+// Runtime is what every role shares: configuration, logger, metrics,
+// tracing and the payload keyring.
+type Runtime struct {
+	Cfg     config.Config
+	Log     *slog.Logger
+	Metrics *metrics.Registry
+	Tracing *tracing.Tracing
+	Keyring *codec.Keyring
+	closers []func()
+}
+
+// New builds the runtime of a role from cfg.
+func New(ctx context.Context, cfg config.Config, mode config.Mode) (*Runtime, error) {
+	r := &Runtime{Cfg: cfg, Log: Logger(cfg), Metrics: metrics.New()}
+	tr, err := tracing.Setup(ctx, "onboarding-"+string(mode))
+	if err != nil {
+		return nil, err
+	}
+	r.Tracing = tr
+	r.closers = append(r.closers, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(sctx)
+	})
+	if r.Keyring, err = keyring(cfg, mode, r.Log); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close flushes what needs flushing.
+func (r *Runtime) Close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+// keyring reads PAYLOAD_ENCRYPTION_KEYS; dev mode (and ops next to it)
+// keeps a generated key in DATA_DIR/payload-keys instead.
+func keyring(cfg config.Config, mode config.Mode, log *slog.Logger) (*codec.Keyring, error) {
+	if cfg.PayloadKeys != "" {
+		return codec.ParseKeyring(cfg.PayloadKeys)
+	}
+	path := filepath.Join(cfg.DataDir, "payload-keys")
+	switch mode {
+	case config.ModeDev:
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			spec := codec.NewKeySpec("dev1")
+			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(spec+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("payload key: %w", err)
+			}
+			log.Info("generated a payload encryption key", "path", path)
+			return codec.ParseKeyring(spec)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("payload key: %w", err)
+		}
+		return codec.ParseKeyring(strings.TrimSpace(string(b)))
+	case config.ModeOps:
+		if b, err := os.ReadFile(path); err == nil {
+			return codec.ParseKeyring(strings.TrimSpace(string(b)))
+		}
+		return nil, errors.New("set PAYLOAD_ENCRYPTION_KEYS (the workers' keys) to read sign-ups through Temporal")
+	}
+	return nil, errors.New("PAYLOAD_ENCRYPTION_KEYS is required: workflow payloads are encrypted (make a key with `onboarding keygen`)")
+}
 
 // Logger builds the process logger: JSON in production, text in dev.
 func Logger(cfg config.Config) *slog.Logger {
@@ -44,8 +122,8 @@ func Logger(cfg config.Config) *slog.Logger {
 }
 
 // OpenDB opens DATABASE_URL and applies pending migrations.
-func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL, log)
+func (r *Runtime) OpenDB(ctx context.Context) (*store.DB, error) {
+	db, err := store.Open(ctx, r.Cfg.DatabaseURL, r.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -55,27 +133,43 @@ func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB
 		return nil, err
 	}
 	if len(applied) > 0 {
-		log.Info("database migrated", "versions", applied, "dialect", db.Dialect)
+		r.Log.Info("database migrated", "versions", applied, "dialect", db.Dialect)
 	}
+	r.Metrics.WatchStatuses(db.DB)
 	return db, nil
 }
 
-// Dial connects a Temporal client, waiting up to wait for the frontend.
-func Dial(ctx context.Context, cfg config.Config, log *slog.Logger, wait time.Duration) (client.Client, error) {
+// Dial connects a Temporal client that encrypts payloads, reports SDK
+// metrics and (when on) traces, waiting up to wait for the frontend.
+func (r *Runtime) Dial(ctx context.Context, wait time.Duration) (client.Client, error) {
+	dc := codec.DataConverter(r.Keyring)
+	mh, closer := r.Metrics.Temporal()
+	r.closers = append(r.closers, func() { _ = closer.Close() })
+	opts := client.Options{
+		HostPort:         r.Cfg.TemporalAddress,
+		Namespace:        r.Cfg.TemporalNamespace,
+		Logger:           tlog.NewStructuredLogger(r.Log.With("component", "temporal-sdk")),
+		DataConverter:    dc,
+		FailureConverter: codec.FailureConverter(dc),
+		MetricsHandler:   mh,
+	}
+	if r.Tracing.Enabled {
+		ti, err := opentelemetry.NewTracingInterceptor(opentelemetry.TracerOptions{Tracer: r.Tracing.Tracer, TextMapPropagator: r.Tracing.Propagator})
+		if err != nil {
+			return nil, fmt.Errorf("tracing interceptor: %w", err)
+		}
+		opts.Interceptors = []interceptor.ClientInterceptor{ti}
+	}
 	deadline := time.Now().Add(wait)
 	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  cfg.TemporalAddress,
-			Namespace: cfg.TemporalNamespace,
-			Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		})
+		c, err := client.DialContext(ctx, opts)
 		if err == nil {
 			return c, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("temporal at %s: %w", cfg.TemporalAddress, err)
+			return nil, fmt.Errorf("temporal at %s: %w", r.Cfg.TemporalAddress, err)
 		}
-		log.Warn("waiting for Temporal", "address", cfg.TemporalAddress, "error", err)
+		r.Log.Warn("waiting for Temporal", "address", r.Cfg.TemporalAddress, "error", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -96,7 +190,8 @@ func Settings(cfg config.Config) workflows.Settings {
 }
 
 // Activities builds the activities over their real dependencies.
-func Activities(cfg config.Config, db *store.DB, log *slog.Logger) *activities.Activities {
+func (r *Runtime) Activities(db *store.DB) *activities.Activities {
+	cfg := r.Cfg
 	var ntsClient *nts.Client
 	if cfg.NTSServiceKey != "" {
 		ntsClient = nts.NewClient(cfg.NTSAPIURL, cfg.NTSServiceKey, cfg.NTSTimeout, &http.Client{})
@@ -111,38 +206,52 @@ func Activities(cfg config.Config, db *store.DB, log *slog.Logger) *activities.A
 		NTSCacheTTL:   cfg.NTSCacheTTL,
 		PublicBaseURL: cfg.PublicBaseURL,
 		ResetTokenTTL: cfg.ResetTokenTTL,
-		Log:           log.With("component", "activities"),
+		Log:           r.Log.With("component", "activities"),
+		Events:        r.Metrics.Event,
 	})
 }
 
-// NewWorker registers the workflows and activities on the task queue.
-func NewWorker(c client.Client, cfg config.Config, acts *activities.Activities) worker.Worker {
-	w := worker.New(c, cfg.TemporalTaskQueue, worker.Options{})
+// Worker registers the workflows and activities on the task queue.
+func (r *Runtime) Worker(c client.Client, acts *activities.Activities) worker.Worker {
+	// The sticky cache is the SDK's, shared by the process's workers; its
+	// bound keeps memory flat however many sign-ups wait on timers.
+	worker.SetStickyWorkflowCacheSize(r.Cfg.WorkerCacheSize)
+	w := worker.New(c, r.Cfg.TemporalTaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.Signup, workflow.RegisterOptions{Name: workflows.SignupWorkflowName})
 	w.RegisterWorkflow(workflows.PasswordReset)
 	w.RegisterActivity(acts)
 	return w
 }
 
-// NewAPI builds the HTTP API. box is dev mode's mailbox (nil otherwise).
-func NewAPI(cfg config.Config, db *store.DB, c client.Client, box *mailbox.Store, log *slog.Logger) *api.Server {
+// API builds the HTTP API. box is dev mode's mailbox (nil otherwise).
+func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Server {
+	cfg := r.Cfg
 	return api.New(api.Config{
-		TaskQueue:  cfg.TemporalTaskQueue,
-		Settings:   Settings(cfg),
-		AdminToken: cfg.AdminToken,
+		TaskQueue:      cfg.TemporalTaskQueue,
+		Settings:       Settings(cfg),
+		AdminToken:     cfg.AdminToken,
+		CodecToken:     cfg.CodecToken,
+		CodecOrigins:   cfg.CodecCORSOrigins,
+		CORSOrigins:    cfg.CORSAllowedOrigins,
+		TrustedProxies: cfg.TrustedProxies,
+		RateLimits:     cfg.RateLimits == "on",
+		SecureCookies:  strings.HasPrefix(cfg.PublicBaseURL, "https://"),
 	}, api.Deps{
 		DB:       db,
 		Temporal: c,
 		Accounts: account.New(db, password.NewHasher(password.DefaultParams), cfg.SessionTTL, nil),
 		Mailbox:  box,
-		Log:      log.With("component", "api"),
+		Log:      r.Log.With("component", "api"),
+		Metrics:  r.Metrics,
+		Tracing:  r.Tracing,
+		Keyring:  r.Keyring,
 	})
 }
 
 // Serve runs the HTTP server on ln until ctx ends, then drains it for up
 // to 10s.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 		ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

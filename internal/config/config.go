@@ -67,6 +67,24 @@ type Config struct {
 	VerifyTimeout time.Duration `env:"VERIFY_TIMEOUT" envDefault:"10s"`
 
 	AdminToken string `env:"ADMIN_TOKEN"`
+
+	// PayloadKeys encrypt what goes into Temporal: "id:base64key,…", the
+	// first sealing new payloads. Dev mode makes one in DATA_DIR if unset.
+	PayloadKeys string `env:"PAYLOAD_ENCRYPTION_KEYS"`
+	// CodecToken lets operators decode payloads (the codec server); it
+	// defaults to ADMIN_TOKEN.
+	CodecToken       string   `env:"CODEC_TOKEN"`
+	CodecCORSOrigins []string `env:"CODEC_CORS_ORIGINS" envSeparator:","`
+	// MetricsAddr is where the worker serves /metrics (api and dev serve it
+	// on HTTP_ADDR).
+	MetricsAddr        string   `env:"METRICS_ADDR" envDefault:":9090"`
+	RateLimits         string   `env:"RATE_LIMITS" envDefault:"on"`
+	TrustedProxies     []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
+	// WorkerCacheSize bounds the workflows a worker keeps in memory between
+	// tasks (the sticky cache); waiting sign-ups beyond it are replayed on
+	// their next task instead of held.
+	WorkerCacheSize int `env:"WORKER_CACHE_SIZE" envDefault:"1000"`
 	// DevCapture is set in dev mode when SMTP_HOST is unset: the process runs
 	// its own SMTP capture server on DEV_SMTP_ADDR and sends mail there.
 	DevCapture bool   `env:"-"`
@@ -86,7 +104,16 @@ func Load(mode Mode) (Config, error) {
 			c.LogFormat = "text"
 		}
 	}
+	if c.CodecToken == "" {
+		c.CodecToken = c.AdminToken
+	}
 	if mode == ModeDev {
+		if len(c.CodecCORSOrigins) == 0 {
+			c.CodecCORSOrigins = []string{"http://" + c.TemporalUIAddr}
+			if h, p, err := net.SplitHostPort(c.TemporalUIAddr); err == nil && (h == "127.0.0.1" || h == "localhost") {
+				c.CodecCORSOrigins = append(c.CodecCORSOrigins, "http://localhost:"+p, "http://127.0.0.1:"+p)
+			}
+		}
 		if c.DatabaseURL == "" {
 			c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "onboarding.db")
 		}
@@ -150,6 +177,14 @@ func (c Config) validate(mode Mode) error {
 	}
 	if c.ResetTokenTTL <= 0 || c.SessionTTL <= 0 || c.StepRetryBudget <= 0 || c.NTSTimeout <= 0 || c.VerifyTimeout <= 0 {
 		errs = append(errs, errors.New("RESET_TOKEN_TTL, SESSION_TTL, STEP_RETRY_BUDGET, NTS_TIMEOUT and VERIFY_TIMEOUT must be positive"))
+	}
+	switch c.RateLimits {
+	case "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("RATE_LIMITS must be on or off, not %q", c.RateLimits))
+	}
+	if c.WorkerCacheSize < 1 {
+		errs = append(errs, errors.New("WORKER_CACHE_SIZE must be at least 1"))
 	}
 	switch c.LogFormat {
 	case "json", "text":

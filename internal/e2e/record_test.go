@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,11 @@ func TestRecordHistories(t *testing.T) {
 	if !*record {
 		t.Skip("pass -record to record histories")
 	}
+	keys, err := os.ReadFile(filepath.Join("..", "..", "workflows", "testdata", "payload-keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RECORD_PAYLOAD_KEYS", strings.TrimSpace(string(keys)))
 	s := newStack(t, func(c *config.Config) {
 		c.InviteTTL, c.InviteReminderBefore, c.StepRetryBudget, c.SignupIdleTimeout = 4*time.Second, 2*time.Second, 2*time.Second, 3*time.Second
 	})

@@ -25,11 +25,13 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/app"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/devserver"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/store/storetest"
+	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/workflows"
 )
 
@@ -82,7 +84,11 @@ type stack struct {
 	box      *mailbox.Store
 	smtp     *mailbox.Server
 	http     *httptest.Server
+	rt       *app.Runtime
 }
+
+// testKeys encrypt the tests' payloads.
+var testKeys = codec.NewKeySpec("test")
 
 // newStack starts a worker and an API on their own task queue and
 // database, with the configuration tweaked by opts.
@@ -103,6 +109,11 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	t.Setenv("SMTP_HOST", host)
 	t.Setenv("SMTP_PORT", strconv.Itoa(port))
 	t.Setenv("ADMIN_TOKEN", "admin-secret")
+	keys := testKeys
+	if k := os.Getenv("RECORD_PAYLOAD_KEYS"); k != "" {
+		keys = k // the recorder's fixed key, which the replay test knows
+	}
+	t.Setenv("PAYLOAD_ENCRYPTION_KEYS", keys)
 	// The API listens before it is built, so that the links it mails point at it.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -113,31 +124,48 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.RateLimits = "off"
+	var logs io.Writer
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cfg.LogLevel == "capture" {
+		logs, cfg.LogLevel = captured(t), "debug"
 	}
+	spans := exporterOf(t)
 	ctx := context.Background()
-	db, err := app.OpenDB(ctx, cfg, log)
+	rt, err := app.New(ctx, cfg, config.ModeWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	if spans != nil {
+		rt.Tracing = tracing.WithExporter(spans, "onboarding-test")
+	}
+	rt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		rt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if logs != nil {
+		rt.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	db, err := rt.OpenDB(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	c, err := app.Dial(ctx, cfg, log, 10*time.Second)
+	c, err := rt.Dial(ctx, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w := app.NewWorker(c, cfg, app.Activities(cfg, db, log))
+	w := rt.Worker(c, rt.Activities(db))
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	s := &stack{t: t, cfg: cfg, db: db, temporal: c, box: box, smtp: smtpSrv}
-	s.http = &httptest.Server{Listener: ln, Config: &http.Server{Handler: app.NewAPI(cfg, db, c, box, log).Handler()}}
+	s := &stack{t: t, cfg: cfg, db: db, temporal: c, box: box, smtp: smtpSrv, rt: rt}
+	s.http = &httptest.Server{Listener: ln, Config: &http.Server{Handler: rt.API(db, c, box).Handler()}}
 	s.http.Start()
 	t.Cleanup(s.http.Close)
 	return s

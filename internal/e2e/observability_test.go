@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/kcloud/onboarding/internal/config"
+	"github.com/kcloud/onboarding/internal/signup"
+)
+
+var exporters sync.Map // *testing.T → *tracetest.InMemoryExporter
+
+// traced makes newStack trace into an in-memory exporter.
+func traced(t *testing.T) *tracetest.InMemoryExporter {
+	exp := tracetest.NewInMemoryExporter()
+	exporters.Store(t, exp)
+	return exp
+}
+
+func exporterOf(t *testing.T) *tracetest.InMemoryExporter {
+	if e, ok := exporters.Load(t); ok {
+		return e.(*tracetest.InMemoryExporter)
+	}
+	return nil
+}
+
+// rawHistory is the workflow's history as Temporal stores it.
+func rawHistory(t *testing.T, s *stack, id string) string {
+	t.Helper()
+	resp, err := s.temporal.WorkflowService().GetWorkflowExecutionHistory(context.Background(), &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace: s.cfg.TemporalNamespace, Execution: &commonpb.WorkflowExecution{WorkflowId: signup.WorkflowID(id)}, MaximumPageSize: 1000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := protojson.Marshal(resp.History)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHistoryHoldsNoPersonalData(t *testing.T) {
+	s := newStack(t)
+	j := s.start(t)
+	j.wizard(t, "private-co")
+	j.waitStatus(t, "invited", 10*time.Second)
+	h := rawHistory(t, s, j.id)
+	if !strings.Contains(h, "binary/encrypted") && !strings.Contains(h, "YmluYXJ5L2VuY3J5cHRlZA") {
+		t.Fatal("history payloads are not encrypted")
+	}
+	// Payload bytes are base64 in protojson: look for both forms.
+	for _, secret := range []string{j.email, "+821012345678", "010-1234-5678", "Lee Ji-eun", "Acme Korea", "billing@example.com", "Pangyo-ro"} {
+		if strings.Contains(h, secret) || containsBase64(h, secret) {
+			t.Errorf("history holds %q in the clear", secret)
+		}
+	}
+
+	// The codec server decodes for operators with the token, not without.
+	var payload string
+	for _, p := range regexp.MustCompile(`\{"metadata":\{[^{}]*\},"data":"[^"]+"\}`).FindAllString(h, -1) {
+		if strings.Contains(p, b64("binary/encrypted")) {
+			payload = p
+			break
+		}
+	}
+	if payload == "" {
+		t.Fatal("no encrypted payload found in the history")
+	}
+	body := `{"payloads":[` + payload + `]}`
+	for _, tt := range []struct {
+		token  string
+		status int
+	}{{"", 401}, {"wrong", 401}, {"admin-secret", 200}} {
+		req, _ := http.NewRequest(http.MethodPost, s.http.URL+"/codec/decode", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tt.status {
+			t.Fatalf("decode with %q: %d %s", tt.token, res.StatusCode, out)
+		}
+		if tt.status == 200 && strings.Contains(string(out), b64("binary/encrypted")) {
+			t.Errorf("decode answered still sealed payloads: %s", out)
+		}
+	}
+}
+
+func containsBase64(haystack, s string) bool {
+	// Any of the three alignments of s inside a base64 stream.
+	for shift := 0; shift < 3; shift++ {
+		probe := strings.Repeat("\x00", shift) + s
+		enc := b64(probe)
+		inner := enc[(shift*4+2)/3+1:]
+		if len(inner) > 8 && strings.Contains(haystack, inner[:len(inner)-4]) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMetricsMove(t *testing.T) {
+	s := newStack(t)
+	j := s.start(t)
+	j.wizard(t, "metric-co")
+	tok := s.link(t, j.email, "invitations", 10*time.Second)
+	expect(t, "accept", s.call(http.MethodPost, "/api/v1/invitations/"+tok+"/accept", "", map[string]string{"password": goodPassword}), 200, "")
+	j.waitStatus(t, "active", 10*time.Second)
+	res, err := http.Get(s.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := string(raw)
+	for _, want := range []string{
+		`onboarding_signup_events_total{event="started"} 1`,
+		`onboarding_signup_events_total{event="submitted"} 1`,
+		`onboarding_signup_events_total{event="invited"} 1`,
+		`onboarding_signup_events_total{event="active"} 1`,
+		`onboarding_signups{status="active"} 1`,
+		`onboarding_http_request_duration_seconds_count{method="POST",route="/api/v1/signups",status="201"} 1`,
+		`temporal_workflow_completed`,
+		`temporal_activity_execution_latency`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	s := newStack(t, func(c *config.Config) { c.LogLevel = "capture" })
+	j := s.start(t)
+	j.wizard(t, "quiet-co")
+	tok := s.link(t, j.email, "invitations", 10*time.Second)
+	expect(t, "weak", s.call(http.MethodPost, "/api/v1/invitations/"+tok+"/accept", "", map[string]string{"password": "Weakling1"}), 422, "weak_password")
+	expect(t, "accept", s.call(http.MethodPost, "/api/v1/invitations/"+tok+"/accept", "", map[string]string{"password": goodPassword}), 200, "")
+	sess := s.call(http.MethodPost, "/api/v1/console/sessions", "", map[string]string{"organization_name": "quiet-co", "email": j.email, "password": goodPassword})
+	expect(t, "sign in", sess, 201, "")
+	expect(t, "wrong", s.call(http.MethodPost, "/api/v1/console/sessions", "", map[string]string{"organization_name": "quiet-co", "email": j.email, "password": "Wrong!Pass42"}), 401, "")
+	expect(t, "reset", s.call(http.MethodPost, "/api/v1/password-resets", "", map[string]string{"organization_name": "quiet-co", "email": j.email}), 202, "")
+	reset := s.link(t, j.email, "password-reset", 10*time.Second)
+	expect(t, "confirm", s.call(http.MethodPost, "/api/v1/password-resets/"+reset+"/confirm", "", map[string]string{"password": "Fresh!Pass42"}), 200, "")
+	s.smtp.Refuse(550, "no")
+	k := s.start(t)
+	expect(t, "bad verify", s.call(http.MethodPost, k.path("/business-number/verify"), k.token, `{"business_number":"220-81-62518"}`), 422, "")
+	logs := logsOf(t)
+	if len(logs) < 500 {
+		t.Fatalf("too few logs captured (%d bytes) for the check to mean anything", len(logs))
+	}
+	for _, secret := range []string{goodPassword, "Fresh!Pass42", "Wrong!Pass42", "Weakling1", j.token, k.token, tok, reset,
+		sess.str("session_token"), "2208162517", "220-81-62517", "220-81-62518", "admin-secret"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs hold %q", secret)
+		}
+	}
+	if !strings.Contains(logs, `"request_id"`) || !strings.Contains(logs, `"signup_id":"`+j.id+`"`) {
+		t.Error("logs lack request and sign-up ids")
+	}
+}
+
+func TestTraceFromRequestToActivities(t *testing.T) {
+	exp := traced(t)
+	s := newStack(t)
+	j := s.start(t)
+	j.wizard(t, "traced-co")
+	j.waitStatus(t, "invited", 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	spans := exp.GetSpans()
+	traceOf := func(name string) map[string]bool {
+		var id string
+		for _, sp := range spans {
+			if sp.Name == name {
+				id = sp.SpanContext.TraceID().String()
+			}
+		}
+		in := map[string]bool{}
+		for _, sp := range spans {
+			if id != "" && sp.SpanContext.TraceID().String() == id {
+				in[sp.Name] = true
+			}
+		}
+		return in
+	}
+	// The request that starts the sign-up carries the workflow's own trace:
+	// the run, its provisioning and the invitation.
+	start := traceOf("POST /api/v1/signups")
+	for _, want := range []string{"UpdateWithStartWorkflow:accept_terms", "HandleUpdate:accept_terms", "RunActivity:ProvisionOwner", "RunActivity:SendInvitation"} {
+		if !start[want] {
+			t.Errorf("the create request's trace lacks %s; it has %v", want, start)
+		}
+	}
+	// Each step's request traces through its Update into its activities.
+	verify := traceOf("POST /api/v1/signups/:id/business-number/verify")
+	for _, want := range []string{"UpdateWorkflow:verify_business_number", "HandleUpdate:verify_business_number", "RunActivity:VerifyBusinessNumber"} {
+		if !verify[want] {
+			t.Errorf("the verify request's trace lacks %s; it has %v", want, verify)
+		}
+	}
+}
+
+func TestRateLimitsAndHeaders(t *testing.T) {
+	s := newStack(t, func(c *config.Config) {
+		c.RateLimits = "on"
+		c.CORSAllowedOrigins = []string{"https://front.example.com"}
+	})
+	j := s.start(t)
+	var last response
+	for i := 0; i < 12; i++ {
+		last = s.call(http.MethodPost, j.path("/business-number/verify"), j.token, `{"business_number":"220-81-62517"}`)
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	expect(t, "verify flood", last, http.StatusTooManyRequests, "rate_limited")
+
+	req, _ := http.NewRequest(http.MethodGet, s.http.URL+"/signup?lang=en", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for h, want := range map[string]string{
+		"Content-Security-Policy": "script-src 'self'", "X-Frame-Options": "DENY",
+		"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+	} {
+		if !strings.Contains(res.Header.Get(h), want) {
+			t.Errorf("page header %s = %q, want %q", h, res.Header.Get(h), want)
+		}
+	}
+	pre, _ := http.NewRequest(http.MethodOptions, s.http.URL+"/api/v1/signups", nil)
+	pre.Header.Set("Origin", "https://front.example.com")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	res, err = http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://front.example.com" {
+		t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+	pre.Header.Set("Origin", "https://evil.example.com")
+	res, _ = http.DefaultClient.Do(pre)
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("CORS allowed an unknown origin")
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -1,0 +1,120 @@
+// Package metrics is the process's Prometheus registry: HTTP requests, the
+// Temporal SDK's own metrics, sign-up business counters and a gauge of
+// sign-ups by status.
+package metrics
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/uber-go/tally/v4"
+	tallyprom "github.com/uber-go/tally/v4/prometheus"
+	"go.temporal.io/sdk/client"
+	sdktally "go.temporal.io/sdk/contrib/tally"
+	"gorm.io/gorm"
+)
+
+// Registry holds the instruments.
+type Registry struct {
+	reg      *prometheus.Registry
+	requests *prometheus.HistogramVec
+	events   *prometheus.CounterVec
+}
+
+// Events counted by onboarding_signup_events_total.
+const (
+	EventStarted        = "started"
+	EventSubmitted      = "submitted"
+	EventInvited        = "invited"
+	EventActive         = "active"
+	EventExpired        = "expired"
+	EventAbandoned      = "abandoned"
+	EventNeedsAttention = "needs_attention"
+	EventCancelled      = "cancelled"
+)
+
+// New registers the HTTP and business instruments and the Go runtime's.
+func New() *Registry {
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "onboarding_http_request_duration_seconds",
+			Help:    "HTTP requests by route pattern, method and status.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "status"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onboarding_signup_events_total",
+			Help: "Sign-up events: started, submitted, invited, active, expired, abandoned, needs_attention, cancelled.",
+		}, []string{"event"}),
+	}
+	for _, e := range []string{EventStarted, EventSubmitted, EventInvited, EventActive, EventExpired, EventAbandoned, EventNeedsAttention, EventCancelled} {
+		r.events.WithLabelValues(e)
+	}
+	r.reg.MustRegister(r.requests, r.events, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// ObserveRequest records one HTTP request.
+func (r *Registry) ObserveRequest(route, method string, status int, d time.Duration) {
+	r.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// Event counts a sign-up event.
+func (r *Registry) Event(name string) {
+	if r != nil {
+		r.events.WithLabelValues(name).Inc()
+	}
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// Temporal returns a metrics handler for the Temporal SDK that reports into
+// this registry (temporal_* series), and a closer to stop it.
+func (r *Registry) Temporal() (client.MetricsHandler, io.Closer) {
+	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: r.reg})
+	scope, closer := tally.NewRootScope(tally.ScopeOptions{
+		CachedReporter:  reporter,
+		Separator:       tallyprom.DefaultSeparator,
+		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+	}, time.Second)
+	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
+}
+
+// WatchStatuses adds a gauge of sign-ups by status, read from the read
+// model at each scrape.
+func (r *Registry) WatchStatuses(db *gorm.DB) {
+	r.reg.MustRegister(&statusCollector{db: db, desc: prometheus.NewDesc("onboarding_signups",
+		"Sign-ups by status (from the read model).", []string{"status"}, nil)})
+}
+
+type statusCollector struct {
+	db   *gorm.DB
+	desc *prometheus.Desc
+}
+
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	if err := c.db.WithContext(ctx).Table("signups").Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, row := range rows {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(row.N), row.Status)
+	}
+}
