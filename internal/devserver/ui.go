@@ -12,6 +12,25 @@ import (
 
 type uiServer struct{ srv *uiserver.Server }
 
+// UI is a running Temporal Web UI.
+type UI struct{ ui *uiServer }
+
+// StartUI serves the Temporal Web UI on addr for the frontend at frontend,
+// decoding payloads through codecEndpoint when it is set.
+func StartUI(addr, frontend, namespace, codecEndpoint string) (*UI, error) {
+	if err := portFree(addr); err != nil {
+		return nil, fmt.Errorf("devserver: Temporal UI address %s is in use: %w", addr, err)
+	}
+	u, err := startUI(addr, frontend, namespace, codecEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	return &UI{ui: u}, nil
+}
+
+// Stop stops the UI.
+func (u *UI) Stop() { u.ui.stop() }
+
 // startUI serves the Temporal Web UI for the frontend at frontend.
 func startUI(addr, frontend, namespace, codecEndpoint string) (*uiServer, error) {
 	host, portStr, err := net.SplitHostPort(addr)
@@ -33,7 +52,7 @@ func startUI(addr, frontend, namespace, codecEndpoint string) (*uiServer, error)
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 	}
 	if codecEndpoint != "" {
-		cfg.Codec = uiconfig.Codec{Endpoint: codecEndpoint, PassAccessToken: false}
+		cfg.Codec = uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: true}
 	}
 	srv := uiserver.NewServer(server_options.WithConfigProvider(cfg))
 	go func() { _ = srv.Start() }()
