@@ -7,27 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-type devMessage struct {
-	From       string   `json:"from"`
-	To         []string `json:"to"`
-	Subject    string   `json:"subject"`
-	Text       string   `json:"text"`
-	HTML       string   `json:"html"`
-	MessageID  string   `json:"message_id"`
-	ReceivedAt string   `json:"received_at"`
-}
-
-// devMailbox lists the captured mail, newest first (dev mode only).
-func (s *Server) devMailbox(c *gin.Context) {
-	msgs := s.mailbox.List()
-	out := make([]devMessage, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, devMessage{From: m.From, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-			MessageID: m.MessageID, ReceivedAt: m.ReceivedAt.UTC().Format("2006-01-02T15:04:05Z07:00")})
-	}
-	c.JSON(http.StatusOK, gin.H{"messages": out})
-}
-
 var mailboxPage = template.Must(template.New("mailbox").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Dev mailbox</title>

@@ -145,7 +145,7 @@ func (s *Server) Handler() http.Handler {
 	s.mountPages(r)
 	s.mountCodec(r)
 	if s.mailbox != nil {
-		r.GET("/dev/mailbox", s.devMailbox)
+		r.GET("/dev/mailbox", gin.WrapH(mailbox.Handler(s.mailbox)))
 		r.GET("/dev/mailbox/view", s.devMailboxView)
 	}
 	return r

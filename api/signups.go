@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/secret"
@@ -59,6 +60,8 @@ func (s *Server) createSignup(c *gin.Context) {
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// The status the first step puts it in, so the step need not upsert it.
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
 	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings})
 	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,

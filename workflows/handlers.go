@@ -84,6 +84,7 @@ func (s *state) commit(ctx workflow.Context, next signup.View, action string) (s
 		return s.view, err
 	}
 	s.steps++
+	s.lastStepAt = workflow.Now(ctx)
 	return s.view, nil
 }
 

@@ -34,7 +34,9 @@ type state struct {
 	lastError  string
 	failedStep string
 
-	steps       int // accepted wizard steps, to notice idleness
+	steps       int       // accepted wizard steps, to notice idleness
+	lastStepAt  time.Time // when the last wizard step was accepted
+	timers      workflow.Version
 	submitted   bool
 	cancel      *signup.OperatorInput
 	retry       bool
@@ -60,9 +62,18 @@ func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 		view: signup.View{SignupID: in.SignupID, AcceptedTerms: []string{}, CreatedAt: now, UpdatedAt: now},
 		mu:   workflow.NewMutex(ctx),
 	}
+	// Search attributes given at start need no upsert.
+	if st, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SignupStatusKey); ok {
+		s.searchAttrs[0] = st
+	}
 	if err := s.register(ctx); err != nil {
 		return s.view, err
 	}
+	// Version 1 (2026-11): one idle timer per window instead of one per
+	// step, and timers cancelled once not needed, instead of left to fire
+	// into needless workflow tasks. Sign-ups started before keep version 0.
+	s.timers = workflow.GetVersion(ctx, changeTimers, workflow.DefaultVersion, 1)
+	s.lastStepAt = now
 	err := s.run(ctx)
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return s.view, err
@@ -106,9 +117,63 @@ func (s *state) afterFailure(ctx workflow.Context, err error) error {
 	return err
 }
 
+// changeTimers names the version change of the timers.
+const changeTimers = "timers-v1"
+
 // wizard waits for the steps until submit, abandoning the sign-up after
 // IdleTimeout without a step, or releasing it on an operator's cancel.
 func (s *state) wizard(ctx workflow.Context) error {
+	if s.timers == workflow.DefaultVersion {
+		return s.wizardV0(ctx)
+	}
+	for !s.submitted {
+		// One timer for the idle window; steps move the window's end, and
+		// the timer is set again for what is left only when it fires.
+		deadline := s.lastStepAt.Add(s.in.Settings.IdleTimeout)
+		fired, err := awaitUntil(ctx, deadline.Sub(workflow.Now(ctx)), func() bool { return s.submitted || s.cancel != nil })
+		if err != nil {
+			return err
+		}
+		if s.submitted {
+			return nil
+		}
+		if s.cancel != nil {
+			return errCanceled
+		}
+		if !fired || workflow.Now(ctx).Before(s.lastStepAt.Add(s.in.Settings.IdleTimeout)) {
+			continue
+		}
+		// Idle: but a step may be half-way; take the lock and look again.
+		if err := s.mu.Lock(ctx); err != nil {
+			return err
+		}
+		idle := !workflow.Now(ctx).Before(s.lastStepAt.Add(s.in.Settings.IdleTimeout)) && !s.submitted && s.cancel == nil
+		s.mu.Unlock()
+		if idle {
+			return s.release(ctx, signup.StatusAbandoned, systemActor, "abandoned")
+		}
+	}
+	return nil
+}
+
+// awaitUntil waits for cond or for d to pass, whichever comes first, and
+// cancels the timer when cond came first. It reports whether time ran out.
+func awaitUntil(ctx workflow.Context, d time.Duration, cond func() bool) (bool, error) {
+	if cond() {
+		return false, nil
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimer(tctx, max(d, 0))
+	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	return !cond(), nil
+}
+
+// wizardV0 is the wizard of version 0, with a fresh timer per step. It
+// stays for sign-ups started before version 1.
+func (s *state) wizardV0(ctx workflow.Context) error {
 	for !s.submitted {
 		steps := s.steps
 		ok, err := workflow.AwaitWithTimeout(ctx, s.in.Settings.IdleTimeout, func() bool {
@@ -251,11 +316,19 @@ func (s *state) awaitPassword(ctx workflow.Context) error {
 			if s.reminderDue() {
 				next = next.Add(-s.in.Settings.InviteReminderBefore)
 			}
-			ok, err := workflow.AwaitWithTimeout(ctx, max(next.Sub(now), 0), wake)
-			if err != nil {
-				return err
+			if s.timers == workflow.DefaultVersion {
+				ok, err := workflow.AwaitWithTimeout(ctx, max(next.Sub(now), 0), wake)
+				if err != nil {
+					return err
+				}
+				timedOut = !ok
+			} else {
+				fired, err := awaitUntil(ctx, next.Sub(now), wake)
+				if err != nil {
+					return err
+				}
+				timedOut = fired
 			}
-			timedOut = !ok
 		} else if err := workflow.Await(ctx, wake); err != nil {
 			return err
 		}

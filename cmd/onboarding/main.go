@@ -5,6 +5,10 @@
 //	onboarding worker    the Temporal worker (production role)
 //	onboarding migrate   apply the database migrations
 //	onboarding ops …     operators' commands: list, show, retry, resend-invite, cancel
+//	onboarding keygen    a payload encryption key
+//	onboarding bench     the load generator
+//	onboarding temporal  only the embedded Temporal server (for multi-process set-ups)
+//	onboarding mailbox   only the SMTP capture server
 package main
 
 import (
@@ -26,7 +30,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCmd(), apiCmd(), workerCmd(), migrateCmd(), opsCmd(), keygenCmd())
+	root.AddCommand(devCmd(), apiCmd(), workerCmd(), migrateCmd(), opsCmd(), keygenCmd(), benchCmd(), temporalCmd(), mailboxCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "onboarding:", err)
 		os.Exit(1)

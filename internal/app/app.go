@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,31 @@ func New(ctx context.Context, cfg config.Config, mode config.Mode) (*Runtime, er
 	if r.Keyring, err = keyring(cfg, mode, r.Log); err != nil {
 		return nil, err
 	}
+	if cfg.PprofAddr != "" {
+		if err := r.servePprof(cfg.PprofAddr); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// servePprof serves the Go profiler on its own listener.
+func (r *Runtime) servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("PPROF_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	r.closers = append(r.closers, func() { _ = srv.Close() })
+	r.Log.Info("pprof listening", "addr", ln.Addr().String())
+	return nil
 }
 
 // Close flushes what needs flushing.
@@ -152,6 +177,9 @@ func (r *Runtime) Dial(ctx context.Context, wait time.Duration) (client.Client, 
 		DataConverter:    dc,
 		FailureConverter: codec.FailureConverter(dc),
 		MetricsHandler:   mh,
+	}
+	if r.Cfg.TemporalCompression == "none" {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
 	if r.Tracing.Enabled {
 		ti, err := opentelemetry.NewTracingInterceptor(opentelemetry.TracerOptions{Tracer: r.Tracing.Tracer, TextMapPropagator: r.Tracing.Propagator})

@@ -39,6 +39,9 @@ type Config struct {
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	TemporalTaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"onboarding"`
 	TemporalUIAddr    string `env:"TEMPORAL_UI_ADDR" envDefault:"127.0.0.1:8233"`
+	// TemporalCompression is gzip or none for the gRPC calls to Temporal;
+	// dev mode (loopback) defaults to none.
+	TemporalCompression string `env:"TEMPORAL_GRPC_COMPRESSION"`
 
 	SMTPHost     string `env:"SMTP_HOST"`
 	SMTPPort     int    `env:"SMTP_PORT"`
@@ -79,6 +82,8 @@ type Config struct {
 	// on HTTP_ADDR).
 	MetricsAddr        string   `env:"METRICS_ADDR" envDefault:":9090"`
 	RateLimits         string   `env:"RATE_LIMITS" envDefault:"on"`
+	// PprofAddr, when set, serves net/http/pprof there (keep it on loopback).
+	PprofAddr string `env:"PPROF_ADDR"`
 	TrustedProxies     []string `env:"TRUSTED_PROXIES" envSeparator:","`
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 	// WorkerCacheSize bounds the workflows a worker keeps in memory between
@@ -106,6 +111,12 @@ func Load(mode Mode) (Config, error) {
 	}
 	if c.CodecToken == "" {
 		c.CodecToken = c.AdminToken
+	}
+	if c.TemporalCompression == "" {
+		c.TemporalCompression = "gzip"
+		if mode == ModeDev {
+			c.TemporalCompression = "none"
+		}
 	}
 	if mode == ModeDev {
 		if len(c.CodecCORSOrigins) == 0 {
@@ -177,6 +188,11 @@ func (c Config) validate(mode Mode) error {
 	}
 	if c.ResetTokenTTL <= 0 || c.SessionTTL <= 0 || c.StepRetryBudget <= 0 || c.NTSTimeout <= 0 || c.VerifyTimeout <= 0 {
 		errs = append(errs, errors.New("RESET_TOKEN_TTL, SESSION_TTL, STEP_RETRY_BUDGET, NTS_TIMEOUT and VERIFY_TIMEOUT must be positive"))
+	}
+	switch c.TemporalCompression {
+	case "gzip", "none":
+	default:
+		errs = append(errs, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION must be gzip or none, not %q", c.TemporalCompression))
 	}
 	switch c.RateLimits {
 	case "on", "off":

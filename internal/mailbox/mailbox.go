@@ -7,6 +7,7 @@ package mailbox
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
+	"net/http"
 	"net/mail"
 	"os"
 	"slices"
@@ -45,12 +47,13 @@ type Store struct {
 	mu   sync.Mutex
 	path string
 	msgs []Message
+	byTo map[string][]int // lower-cased recipient → indexes into msgs
 	subs []chan struct{}
 }
 
 // Open loads the messages kept at path ("" keeps them in memory only).
 func Open(path string) (*Store, error) {
-	s := &Store{path: path}
+	s := &Store{path: path, byTo: map[string][]int{}}
 	if path == "" {
 		return s, nil
 	}
@@ -70,7 +73,7 @@ func Open(path string) (*Store, error) {
 			// A line cut short by a crash: keep what came before.
 			continue
 		}
-		s.msgs = append(s.msgs, m)
+		s.keep(m)
 	}
 	return s, nil
 }
@@ -95,7 +98,7 @@ func (s *Store) Add(m Message) error {
 			return fmt.Errorf("mailbox: %w", err)
 		}
 	}
-	s.msgs = append(s.msgs, m)
+	s.keep(m)
 	for _, c := range s.subs {
 		select {
 		case c <- struct{}{}:
@@ -103,6 +106,26 @@ func (s *Store) Add(m Message) error {
 		}
 	}
 	return nil
+}
+
+func (s *Store) keep(m Message) {
+	s.msgs = append(s.msgs, m)
+	for _, to := range m.To {
+		k := strings.ToLower(strings.Trim(to, "<> "))
+		s.byTo[k] = append(s.byTo[k], len(s.msgs)-1)
+	}
+}
+
+// ListTo returns the messages to one recipient, newest first.
+func (s *Store) ListTo(addr string) []Message {
+	s.mu.Lock()
+	idx := s.byTo[strings.ToLower(strings.TrimSpace(addr))]
+	out := make([]Message, 0, len(idx))
+	for i := len(idx) - 1; i >= 0; i-- {
+		out = append(out, s.msgs[idx[i]])
+	}
+	s.mu.Unlock()
+	return out
 }
 
 // List returns the messages, newest first.
@@ -114,13 +137,31 @@ func (s *Store) List() []Message {
 	return out
 }
 
-// Notify returns a channel that receives a value after each new message.
-func (s *Store) Notify() <-chan struct{} {
+// waitFor waits up to d for mail to addr.
+func (s *Store) waitFor(ctx context.Context, addr string, d time.Duration) []Message {
 	c := make(chan struct{}, 1)
 	s.mu.Lock()
 	s.subs = append(s.subs, c)
 	s.mu.Unlock()
-	return c
+	defer func() {
+		s.mu.Lock()
+		s.subs = slices.DeleteFunc(s.subs, func(x chan struct{}) bool { return x == c })
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		if msgs := s.ListTo(addr); len(msgs) > 0 {
+			return msgs
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			return nil
+		case <-c:
+		}
+	}
 }
 
 // Server is an SMTP server that captures into a Store.
@@ -307,4 +348,27 @@ func (l *lineJoiner) Read(p []byte) (int, error) {
 		}
 	}
 	return j, err
+}
+
+// Handler serves GET /dev/mailbox: the JSON listing of the contract, newest
+// first. ?to= keeps one recipient's messages; with it, ?wait=10s holds the
+// request until that recipient has mail (or the wait ends), so that tests
+// and the load generator need not poll.
+func Handler(s *Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msgs []Message
+		if to := r.URL.Query().Get("to"); to != "" {
+			msgs = s.ListTo(to)
+			if wait, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil && len(msgs) == 0 && wait > 0 {
+				msgs = s.waitFor(r.Context(), to, min(wait, time.Minute))
+			}
+		} else {
+			msgs = s.List()
+		}
+		if msgs == nil {
+			msgs = []Message{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"messages": msgs})
+	})
 }

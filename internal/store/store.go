@@ -53,7 +53,9 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	gcfg := &gorm.Config{
 		Logger:                                   newLogger(log),
 		SkipDefaultTransaction:                   true,
-		PrepareStmt:                              false,
+		// Prepared statements are cached per connection: SQLite parses
+		// each statement once instead of on every call.
+		PrepareStmt: true,
 		DisableForeignKeyConstraintWhenMigrating: true,
 		NowFunc:                                  func() time.Time { return time.Now().UTC() },
 	}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcloud/onboarding/internal/app"
+	"github.com/kcloud/onboarding/internal/config"
+	"github.com/kcloud/onboarding/internal/devserver"
+	"github.com/kcloud/onboarding/internal/mailbox"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+// temporalCmd runs only the embedded Temporal server: the engine of dev
+// mode as its own process, for the api + worker topology on one machine
+// (benchmarks, fault tests).
+func temporalCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "temporal",
+		Short: "Run only the embedded Temporal server (and UI) of dev mode, state in DATA_DIR/temporal",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(config.ModeDev)
+			if err != nil {
+				return err
+			}
+			log := app.Logger(cfg)
+			srv, err := devserver.Start(cmd.Context(), devserver.Options{
+				DataDir:          filepath.Join(cfg.DataDir, "temporal"),
+				FrontendAddr:     cfg.TemporalAddress,
+				UIAddr:           cfg.TemporalUIAddr,
+				Namespace:        cfg.TemporalNamespace,
+				SearchAttributes: workflows.SearchAttributeNames,
+				Log:              log,
+			})
+			if err != nil {
+				return err
+			}
+			defer srv.Stop()
+			fmt.Fprintf(os.Stderr, "temporal ready: gRPC %s, UI %s, data %s\n", srv.FrontendAddr(), srv.UIURL(), cfg.DataDir)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+}
+
+// mailboxCmd runs only dev mode's SMTP capture server, with its HTTP
+// listing, as its own process.
+func mailboxCmd() *cobra.Command {
+	var httpAddr string
+	cmd := &cobra.Command{
+		Use:   "mailbox",
+		Short: "Run only the SMTP capture server (DEV_SMTP_ADDR) and GET /dev/mailbox on --http",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(config.ModeDev)
+			if err != nil {
+				return err
+			}
+			log := app.Logger(cfg)
+			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+				return err
+			}
+			box, err := mailbox.Open(filepath.Join(cfg.DataDir, "mailbox.jsonl"))
+			if err != nil {
+				return err
+			}
+			srv, err := mailbox.Listen(cfg.DevSMTPAddr, box, log)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", httpAddr)
+			if err != nil {
+				return err
+			}
+			mux := http.NewServeMux()
+			mux.Handle("GET /dev/mailbox", mailbox.Handler(box))
+			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			fmt.Fprintf(os.Stderr, "mailbox ready: SMTP %s, HTTP http://%s/dev/mailbox\n", srv.Addr(), ln.Addr())
+			return app.Serve(cmd.Context(), ln, mux, log)
+		},
+	}
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8025", "where to serve GET /dev/mailbox")
+	return cmd
+}

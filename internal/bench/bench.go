@@ -1,0 +1,446 @@
+// Package bench is the load generator: simulated people going through the
+// whole sign-up over HTTP (terms, certificate, Verify, user information,
+// Check, organization, submit, the invitation from the mailbox, the
+// password, sign-in), the same-shape no-op workflow through the same
+// Temporal server as the engine's ceiling, and the engine's plain cost.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options of a run.
+type Options struct {
+	BaseURL     string
+	MailboxURL  string // where GET /dev/mailbox?to= answers; defaults to BaseURL
+	Concurrency int
+	Count       int           // sign-ups in all; 0 runs for Duration
+	Duration    time.Duration // with Count 0
+	ThinkMin    time.Duration // pause between steps, drawn in [ThinkMin, ThinkMax]
+	ThinkMax    time.Duration
+	Park        bool // stop each sign-up once invited (to park waiting sign-ups)
+	PIDs        []int
+	Progress    io.Writer
+	HTTP        *http.Client
+	RunID       string // makes names unique across runs
+}
+
+// Stats are latencies in milliseconds.
+type Stats struct {
+	Count int     `json:"count"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// Result of a run.
+type Result struct {
+	Kind        string           `json:"kind"` // signup, noop or engine
+	Concurrency int              `json:"concurrency"`
+	ThinkMinMS  int64            `json:"think_min_ms"`
+	ThinkMaxMS  int64            `json:"think_max_ms"`
+	Started     int              `json:"started"`
+	Completed   int              `json:"completed"`
+	Failed      int              `json:"failed"`
+	Seconds     float64          `json:"seconds"`
+	PerSecond   float64          `json:"completed_per_second"`
+	Steps       map[string]Stats `json:"steps"`
+	WizardSteps Stats            `json:"wizard_steps"` // every step a person waits on, together
+	Errors      map[string]int   `json:"errors"`
+	Processes   []Process        `json:"processes,omitempty"`
+}
+
+// WizardSteps are the calls a person waits on in the wizard.
+var WizardSteps = []string{"create", "certificate", "verify", "user_info", "check_name", "organization", "submit"}
+
+// recorder collects latencies and errors from the workers.
+type recorder struct {
+	mu     sync.Mutex
+	steps  map[string][]time.Duration
+	errors map[string]int
+}
+
+func newRecorder() *recorder {
+	return &recorder{steps: map[string][]time.Duration{}, errors: map[string]int{}}
+}
+
+func (r *recorder) add(step string, d time.Duration) {
+	r.mu.Lock()
+	r.steps[step] = append(r.steps[step], d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) fail(step, code string) {
+	r.mu.Lock()
+	r.errors[step+": "+code]++
+	r.mu.Unlock()
+}
+
+// Summarize computes latency statistics.
+func Summarize(ds []time.Duration) Stats {
+	if len(ds) == 0 {
+		return Stats{}
+	}
+	s := slices.Clone(ds)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	q := func(p float64) float64 {
+		i := int(p*float64(len(s))+0.5) - 1
+		i = max(0, min(i, len(s)-1))
+		return ms(s[i])
+	}
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return Stats{Count: len(s), Mean: ms(sum / time.Duration(len(s))), P50: q(.50), P95: q(.95), P99: q(.99), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (r *recorder) result(kind string, o Options, started, completed, failed int, elapsed time.Duration) *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &Result{Kind: kind, Concurrency: o.Concurrency, ThinkMinMS: o.ThinkMin.Milliseconds(), ThinkMaxMS: o.ThinkMax.Milliseconds(),
+		Started: started, Completed: completed, Failed: failed, Seconds: elapsed.Seconds(),
+		Steps: map[string]Stats{}, Errors: r.errors}
+	if elapsed > 0 {
+		res.PerSecond = float64(completed) / elapsed.Seconds()
+	}
+	var wizard []time.Duration
+	for name, ds := range r.steps {
+		res.Steps[name] = Summarize(ds)
+		if slices.Contains(WizardSteps, name) {
+			wizard = append(wizard, ds...)
+		}
+	}
+	res.WizardSteps = Summarize(wizard)
+	return res
+}
+
+// driver runs jobs on Concurrency workers until Count jobs or Duration.
+func drive(ctx context.Context, o Options, bar func(), job func(ctx context.Context, n int) bool) (started, completed, failed int, elapsed time.Duration) {
+	var next, ok, bad atomic.Int64
+	deadline := time.Now().Add(o.Duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				n := int(next.Add(1))
+				if o.Count > 0 && n > o.Count {
+					return
+				}
+				if o.Count == 0 && time.Now().After(deadline) {
+					return
+				}
+				if job(ctx, n) {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+				bar()
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load() + bad.Load()), int(ok.Load()), int(bad.Load()), time.Since(start)
+}
+
+// Run drives sign-ups through the API.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Concurrency < 1 {
+		return nil, errors.New("bench: concurrency must be at least 1")
+	}
+	if o.Count == 0 && o.Duration == 0 {
+		return nil, errors.New("bench: give a count or a duration")
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2}}
+	}
+	if o.MailboxURL == "" {
+		o.MailboxURL = o.BaseURL
+	}
+	if o.RunID == "" {
+		o.RunID = strconv.FormatInt(time.Now().Unix()%1_000_000, 36) + strconv.Itoa(rand.IntN(1000))
+	}
+	if err := ready(ctx, o); err != nil {
+		return nil, err
+	}
+	rec := newRecorder()
+	bar := progress(o, "sign-ups")
+	sampler := newSampler(o.PIDs)
+	started, completed, failed, elapsed := drive(ctx, o, bar.add, func(ctx context.Context, n int) bool {
+		return (&person{o: o, rec: rec, n: n}).journey(ctx)
+	})
+	bar.finish()
+	res := rec.result("signup", o, started, completed, failed, elapsed)
+	res.Processes = sampler.stop()
+	return res, nil
+}
+
+func ready(ctx context.Context, o Options) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, o.BaseURL+"/readyz", nil)
+	res, err := o.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: %s is not reachable: %w", o.BaseURL, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("bench: %s/readyz answered %d", o.BaseURL, res.StatusCode)
+	}
+	return nil
+}
+
+// person is one simulated front end.
+type person struct {
+	o     Options
+	rec   *recorder
+	n     int
+	token string
+}
+
+var certificate = append([]byte("%PDF-1.4\n% bench certificate\n"), bytes.Repeat([]byte("0123456789abcdef"), 4096)...) // 64 KiB
+
+type apiError struct {
+	status int
+	code   string
+}
+
+func (e *apiError) Error() string { return strconv.Itoa(e.status) + " " + e.code }
+
+func (p *person) think(ctx context.Context) {
+	d := p.o.ThinkMin
+	if p.o.ThinkMax > p.o.ThinkMin {
+		d += time.Duration(rand.Int64N(int64(p.o.ThinkMax - p.o.ThinkMin)))
+	}
+	if d > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+}
+
+// call does one timed request; want is the expected status.
+func (p *person) call(ctx context.Context, step, method, path, contentType string, body []byte, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.o.BaseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	start := time.Now()
+	res, err := p.o.HTTP.Do(req)
+	if err != nil {
+		p.rec.fail(step, "transport")
+		return err
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	p.rec.add(step, time.Since(start))
+	if res.StatusCode != want {
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		code := e.Error.Code
+		if code == "" {
+			code = "http_" + strconv.Itoa(res.StatusCode)
+		}
+		p.rec.fail(step, code)
+		return &apiError{status: res.StatusCode, code: code}
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (p *person) json(ctx context.Context, step, method, path string, in any, want int, out any) error {
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	return p.call(ctx, step, method, path, "application/json", body, want, out)
+}
+
+var linkRe = regexp.MustCompile(`/invitations/([A-Za-z0-9_-]{43})`)
+
+func (p *person) journey(ctx context.Context) bool {
+	org := fmt.Sprintf("b%s-%d", p.o.RunID, p.n)
+	email := "owner@" + org + ".bench.example.com"
+	var created struct {
+		SignupID    string `json:"signup_id"`
+		SignupToken string `json:"signup_token"`
+	}
+	if p.json(ctx, "create", http.MethodPost, "/api/v1/signups", map[string]any{"accepted_terms": []string{"service", "privacy"}}, 201, &created) != nil {
+		return false
+	}
+	p.token = created.SignupToken
+	base := "/api/v1/signups/" + created.SignupID
+	p.think(ctx)
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", "certificate.pdf")
+	_, _ = fw.Write(certificate)
+	_ = mw.Close()
+	if p.call(ctx, "certificate", http.MethodPost, base+"/certificate", mw.FormDataContentType(), buf.Bytes(), 201, nil) != nil {
+		return false
+	}
+	p.think(ctx)
+	if p.json(ctx, "verify", http.MethodPost, base+"/business-number/verify", map[string]string{"business_number": "220-81-62517"}, 200, nil) != nil {
+		return false
+	}
+	p.think(ctx)
+	info := map[string]string{"business_number": "220-81-62517", "billing_email": "billing@" + org + ".bench.example.com",
+		"company_name": "Bench " + org, "representative_name": "Kim Bench", "representative_phone": "02-123-4567",
+		"address": "235 Pangyo-ro, Seongnam", "business_type": "Service", "business_category": "Software"}
+	if p.json(ctx, "user_info", http.MethodPut, base+"/user-info", info, 200, nil) != nil {
+		return false
+	}
+	p.think(ctx)
+	var avail struct {
+		Available bool `json:"available"`
+	}
+	if p.json(ctx, "check_name", http.MethodGet, "/api/v1/organization-names/"+org+"/availability", nil, 200, &avail) != nil {
+		return false
+	}
+	if !avail.Available {
+		p.rec.fail("check_name", "unavailable")
+		return false
+	}
+	p.think(ctx)
+	orgBody := map[string]string{"organization_name": org, "contact_name": "Lee Bench", "contact_email": email, "mobile_phone": "010-1234-5678"}
+	if p.json(ctx, "organization", http.MethodPut, base+"/organization", orgBody, 200, nil) != nil {
+		return false
+	}
+	p.think(ctx)
+	if p.json(ctx, "submit", http.MethodPost, base+"/submit", nil, 202, nil) != nil {
+		return false
+	}
+	submitted := time.Now()
+	token, err := p.invitation(ctx, email)
+	if err != nil {
+		p.rec.fail("invitation_mail", "not_received")
+		return false
+	}
+	p.rec.add("invitation_mail", time.Since(submitted))
+	if p.o.Park {
+		return true
+	}
+	p.think(ctx)
+	p.token = ""
+	if p.json(ctx, "accept", http.MethodPost, "/api/v1/invitations/"+token+"/accept", map[string]string{"password": "Bench!Pass42"}, 200, nil) != nil {
+		return false
+	}
+	p.think(ctx)
+	signIn := map[string]string{"organization_name": org, "email": email, "password": "Bench!Pass42"}
+	return p.json(ctx, "sign_in", http.MethodPost, "/api/v1/console/sessions", signIn, 201, nil) == nil
+}
+
+// invitation waits for the invitation mail and returns its token.
+func (p *person) invitation(ctx context.Context, email string) (string, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.o.MailboxURL+"/dev/mailbox?wait=30s&to="+email, nil)
+		res, err := p.o.HTTP.Do(req)
+		if err == nil {
+			var box struct {
+				Messages []struct {
+					Text string `json:"text"`
+				} `json:"messages"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&box)
+			res.Body.Close()
+			for _, m := range box.Messages {
+				if mm := linkRe.FindStringSubmatch(m.Text); mm != nil {
+					return mm[1], nil
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", errors.New("no invitation mail")
+}
+
+// progressBar is a progress bar, or nothing.
+type progressBar struct {
+	add    func()
+	finish func()
+}
+
+func progress(o Options, what string) progressBar {
+	if o.Progress == nil {
+		return progressBar{add: func() {}, finish: func() {}}
+	}
+	return newBar(o, what)
+}
+
+// Print writes a result as a table.
+func Print(w io.Writer, r *Result) {
+	fmt.Fprintf(w, "\n%s: %d started, %d completed, %d failed in %.1f s — %.2f completed/s (concurrency %d, think %d–%d ms)\n",
+		r.Kind, r.Started, r.Completed, r.Failed, r.Seconds, r.PerSecond, r.Concurrency, r.ThinkMinMS, r.ThinkMaxMS)
+	names := make([]string, 0, len(r.Steps))
+	for n := range r.Steps {
+		names = append(names, n)
+	}
+	order := append(slices.Clone(WizardSteps), "invitation_mail", "accept", "sign_in")
+	sort.SliceStable(names, func(i, j int) bool {
+		a, b := slices.Index(order, names[i]), slices.Index(order, names[j])
+		if a < 0 {
+			a = 100
+		}
+		if b < 0 {
+			b = 100
+		}
+		return a < b || (a == b && names[i] < names[j])
+	})
+	fmt.Fprintf(w, "  %-18s %7s %9s %9s %9s %9s\n", "step", "n", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	row := func(name string, s Stats) {
+		fmt.Fprintf(w, "  %-18s %7d %9.1f %9.1f %9.1f %9.1f\n", name, s.Count, s.P50, s.P95, s.P99, s.Max)
+	}
+	for _, n := range names {
+		row(n, r.Steps[n])
+	}
+	if r.WizardSteps.Count > 0 {
+		row("(wizard steps)", r.WizardSteps)
+	}
+	for k, v := range r.Errors {
+		fmt.Fprintf(w, "  error %-30s %d\n", k, v)
+	}
+	for _, p := range r.Processes {
+		fmt.Fprintf(w, "  process %d %-12s cpu %.1f s (%.0f%% of one core), peak RSS %.1f MiB\n", p.PID, p.Name, p.CPUSeconds, p.CPUPercent, p.PeakRSSMiB)
+	}
+}
+
+// Trim is strings.TrimSpace for flag parsing.
+func Trim(s string) string { return strings.TrimSpace(s) }
