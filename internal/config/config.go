@@ -80,10 +80,10 @@ type Config struct {
 	CodecCORSOrigins []string `env:"CODEC_CORS_ORIGINS" envSeparator:","`
 	// MetricsAddr is where the worker serves /metrics (api and dev serve it
 	// on HTTP_ADDR).
-	MetricsAddr        string   `env:"METRICS_ADDR" envDefault:":9090"`
-	RateLimits         string   `env:"RATE_LIMITS" envDefault:"on"`
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9090"`
+	RateLimits  string `env:"RATE_LIMITS" envDefault:"on"`
 	// PprofAddr, when set, serves net/http/pprof there (keep it on loopback).
-	PprofAddr string `env:"PPROF_ADDR"`
+	PprofAddr          string   `env:"PPROF_ADDR"`
 	TrustedProxies     []string `env:"TRUSTED_PROXIES" envSeparator:","`
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 	// WorkerCacheSize bounds the workflows a worker keeps in memory between

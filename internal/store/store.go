@@ -51,11 +51,11 @@ type DB struct {
 // (the directory is created). It does not migrate.
 func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	gcfg := &gorm.Config{
-		Logger:                                   newLogger(log),
-		SkipDefaultTransaction:                   true,
+		Logger:                 newLogger(log),
+		SkipDefaultTransaction: true,
 		// Prepared statements are cached per connection: SQLite parses
 		// each statement once instead of on every call.
-		PrepareStmt: true,
+		PrepareStmt:                              true,
 		DisableForeignKeyConstraintWhenMigrating: true,
 		NowFunc:                                  func() time.Time { return time.Now().UTC() },
 	}
