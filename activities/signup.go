@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
@@ -135,19 +136,11 @@ func (a *Activities) audit(tx *gorm.DB, e models.AuditEvent) (bool, error) {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = a.now()
 	}
-	if e.DedupeKey != nil {
-		var n int64
-		if err := tx.Model(&models.AuditEvent{}).Where("dedupe_key = ?", *e.DedupeKey).Count(&n).Error; err != nil {
-			return false, fmt.Errorf("audit: %w", err)
-		}
-		if n > 0 {
-			return false, nil
-		}
+	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "dedupe_key"}}, DoNothing: true}).Create(&e)
+	if res.Error != nil {
+		return false, fmt.Errorf("audit: %w", res.Error)
 	}
-	if err := tx.Create(&e).Error; err != nil {
-		return false, fmt.Errorf("audit: %w", err)
-	}
-	return true, nil
+	return res.RowsAffected > 0, nil
 }
 
 // AttachCertificateInput names an uploaded certificate to attach.

@@ -216,7 +216,7 @@ func (s *Server) observe() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		ctx, span := s.tracing.StartHTTP(c.Request, route)
-		c.Request = c.Request.WithContext(ctx)
+		c.Request = c.Request.WithContext(metrics.WithCaller(ctx, c.Request.Method+" "+route))
 		c.Next()
 		tracing.EndHTTP(span, c.Writer.Status())
 		elapsed := time.Since(start)

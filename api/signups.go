@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -30,8 +32,8 @@ type createdSignup struct {
 	SignupToken string `json:"signup_token"`
 }
 
-// createSignup starts the sign-up workflow with its first Update, the terms
-// (Update-With-Start), and answers with the view and the sign-up's token.
+// createSignup starts the sign-up workflow with the accepted terms and
+// answers with the view and the sign-up's token.
 func (s *Server) createSignup(c *gin.Context) {
 	var body signup.AcceptTermsInput
 	if err := decode(c, &body); err != nil {
@@ -53,29 +55,36 @@ func (s *Server) createSignup(c *gin.Context) {
 	}
 	id := uuid.NewString()
 	token, hash := secret.NewToken()
+	now := time.Now().UTC()
+	v := signup.View{SignupID: id, Status: signup.StatusUserInfo, AcceptedTerms: terms.Normalize(body.AcceptedTerms),
+		CreatedAt: now, UpdatedAt: now}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
 	defer cancel()
-	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+	// The first read-model row: the token's hash (so the next call can
+	// authenticate) and the view. The workflow's own saves supersede it.
+	viewJSON, err := json.Marshal(v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	row := models.Signup{ID: id, TokenHash: hash, Status: string(v.Status), WorkflowID: signup.WorkflowID(id),
+		View: string(viewJSON), Version: 0, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		s.fail(c, err)
+		return
+	}
+	// Step 1 rides in the start: creating a sign-up waits for no workflow
+	// task (an Update-With-Start would, and its first dispatch is the
+	// engine's slowest path here).
+	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       signup.WorkflowID(id),
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		// The status the first step puts it in, so the step need not upsert it.
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
-	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings})
-	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   workflows.UpdateAcceptTerms,
-			Args:         []any{body},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	var v signup.View
-	if err == nil {
-		err = h.Get(ctx, &v)
-	}
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
+	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings, AcceptedTerms: v.AcceptedTerms, CreatedAt: now})
 	if err != nil {
+		_ = s.db.Where("id = ? AND version = 0", id).Delete(&models.Signup{}).Error
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}

@@ -54,6 +54,12 @@ type Input struct {
 	SignupID  string
 	TokenHash string // SHA-256 of the sign-up token; the token itself never enters history
 	Settings  Settings
+	// AcceptedTerms is step 1, given at start: the API has checked it and
+	// written the first read-model row, so creating a sign-up waits for no
+	// workflow task. Sign-ups started before it carry terms in the
+	// accept_terms Update instead.
+	AcceptedTerms []string  `json:",omitempty"`
+	CreatedAt     time.Time `json:",omitzero"`
 }
 
 // PasswordSet is the signal sent once the owner's password is set, by an

@@ -56,11 +56,19 @@ type state struct {
 // Signup is the sign-up workflow. It returns the final view.
 func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 	now := workflow.Now(ctx)
+	if !in.CreatedAt.IsZero() {
+		now = in.CreatedAt
+	}
 	s := &state{
 		in:   in,
 		log:  workflow.GetLogger(ctx),
 		view: signup.View{SignupID: in.SignupID, AcceptedTerms: []string{}, CreatedAt: now, UpdatedAt: now},
 		mu:   workflow.NewMutex(ctx),
+	}
+	if len(in.AcceptedTerms) > 0 {
+		// Step 1 came with the start, before any Update may be handled.
+		s.view.AcceptedTerms = terms.Normalize(in.AcceptedTerms)
+		s.view.Status = signup.StatusUserInfo
 	}
 	// Search attributes given at start need no upsert.
 	if st, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SignupStatusKey); ok {
@@ -74,6 +82,16 @@ func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 	// into needless workflow tasks. Sign-ups started before keep version 0.
 	s.timers = workflow.GetVersion(ctx, changeTimers, workflow.DefaultVersion, 1)
 	s.lastStepAt = now
+	if len(in.AcceptedTerms) > 0 {
+		// Record step 1 (audit, metrics); the API wrote the first
+		// read-model row already. Under the step lock: a step may arrive
+		// while this save runs, and must not be overwritten by it.
+		if err := s.mu.Lock(ctx); err != nil {
+			return s.view, err
+		}
+		s.save(ctx, &activities.AuditEntry{Actor: userActor, Action: "terms_accepted", To: signup.StatusUserInfo})
+		s.mu.Unlock()
+	}
 	err := s.run(ctx)
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return s.view, err

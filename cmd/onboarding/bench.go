@@ -156,6 +156,7 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 	f.StringVar(&think, "think", "1s-3s", "pause between steps: 0, 2s, or 1s-3s")
 	f.BoolVar(&o.Park, "park", false, "stop each sign-up once invited (parks waiting sign-ups)")
 	f.StringVar(&pids, "pids", "", "server process ids to sample for CPU and memory, comma-separated")
+	f.StringSliceVar(&o.MetricsURLs, "metrics", nil, "Prometheus endpoints of the servers, to count database statements (default: --url/metrics)")
 	f.StringVar(&jsonOut, "json", "", "write the results as JSON to this file")
 	f.StringVar(&sweep, "sweep", "", "concurrency levels to run in turn, e.g. 1,5,10,20")
 	f.StringVar(&svgOut, "svg", "", "with --sweep: draw latency and throughput against concurrency")
@@ -167,6 +168,7 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 	}
 	f.StringVar(&temporalAddr, "temporal", defaultTemporal, "Temporal frontend for --ceiling and --engine")
 	f.StringVar(&ns, "namespace", "default", "Temporal namespace")
+	f.IntVar(&o.Pollers, "pollers", 8, "workflow-task pollers of the no-op worker (match the service's WORKER_POLLERS)")
 	return cmd
 }
 

@@ -87,19 +87,30 @@ func (s *Service) invitation(tx *gorm.DB, token string) (models.InvitationToken,
 	if !secret.WellFormed(token) {
 		return inv, user, org, ErrInvalidToken
 	}
-	err := tx.Where("token_hash = ?", secret.Hash(token)).Take(&inv).Error
+	// One query for the link, its user and their organization.
+	var row struct {
+		models.InvitationToken
+		UserStatus     string
+		UserEmail      string
+		OrganizationID string
+		OrgName        string
+		OrgSignupID    string
+	}
+	err := tx.Table("invitation_tokens").
+		Select("invitation_tokens.*, users.status AS user_status, users.email AS user_email, users.organization_id AS organization_id, "+
+			"organizations.name AS org_name, organizations.signup_id AS org_signup_id").
+		Joins("JOIN users ON users.id = invitation_tokens.user_id").
+		Joins("JOIN organizations ON organizations.id = users.organization_id").
+		Where("invitation_tokens.token_hash = ?", secret.Hash(token)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return inv, user, org, ErrInvalidToken
 	}
 	if err != nil {
 		return inv, user, org, fmt.Errorf("invitation: %w", err)
 	}
-	if err := tx.Where("id = ?", inv.UserID).Take(&user).Error; err != nil {
-		return inv, user, org, fmt.Errorf("invitation: %w", err)
-	}
-	if err := tx.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
-		return inv, user, org, fmt.Errorf("invitation: %w", err)
-	}
+	inv = row.InvitationToken
+	user = models.User{ID: inv.UserID, Status: row.UserStatus, Email: row.UserEmail, OrganizationID: row.OrganizationID}
+	org = models.Organization{ID: row.OrganizationID, Name: row.OrgName, SignupID: row.OrgSignupID}
 	switch {
 	case inv.Status == models.TokenUsed || inv.Status == models.TokenRevoked || user.Status == models.UserDisabled:
 		return inv, user, org, ErrInvalidToken
@@ -153,7 +164,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 			Update("status", models.TokenRevoked).Error; err != nil {
 			return err
 		}
-		if err := s.setPassword(tx, user, hash, "invitation_accepted"); err != nil {
+		if err := s.setPassword(tx, user, org.SignupID, hash, "invitation_accepted"); err != nil {
 			return err
 		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
@@ -164,7 +175,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 
 // setPassword stores a new password hash, activates the user and records
 // the hash in the history.
-func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string) error {
+func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, action string) error {
 	now := s.now()
 	if err := tx.Model(&models.User{}).Where("id = ?", user.ID).Updates(map[string]any{
 		"password_hash": hash, "status": models.UserActive, "failed_attempts": 0,
@@ -175,19 +186,16 @@ func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string
 	if err := tx.Create(&models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now}).Error; err != nil {
 		return fmt.Errorf("set password: history: %w", err)
 	}
-	return audit(tx, now, user, action, user.Status, models.UserActive)
+	return audit(tx, now, user, signupID, action, user.Status, models.UserActive)
 }
 
-func audit(tx *gorm.DB, now time.Time, user models.User, action, from, to string) error {
+func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from, to string) error {
 	e := models.AuditEvent{ID: uuid.NewString(), UserID: &user.ID, Actor: models.ActorUser, Action: action, CreatedAt: now}
 	if from != to {
 		e.FromStatus, e.ToStatus = &from, &to
 	}
-	if user.OrganizationID != "" {
-		var org models.Organization
-		if err := tx.Select("signup_id").Where("id = ?", user.OrganizationID).Take(&org).Error; err == nil {
-			e.SignupID = &org.SignupID
-		}
+	if signupID != "" {
+		e.SignupID = &signupID
 	}
 	if err := tx.Create(&e).Error; err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -246,11 +254,11 @@ func (s *Service) ConfirmReset(ctx context.Context, token, pw string) (PasswordS
 			Update("status", models.TokenRevoked).Error; err != nil {
 			return err
 		}
-		if err := s.setPassword(tx, user, hash, "password_reset"); err != nil {
-			return err
-		}
 		var org models.Organization
 		if err := tx.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
+			return err
+		}
+		if err := s.setPassword(tx, user, org.SignupID, hash, "password_reset"); err != nil {
 			return err
 		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
@@ -379,7 +387,7 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 		return Console{}, fmt.Errorf("sign in: %w", err)
 	}
 	if !ok {
-		if err := s.failedAttempt(ctx, user); err != nil {
+		if err := s.failedAttempt(ctx, user, org); err != nil {
 			return Console{}, err
 		}
 		return Console{}, ErrInvalidCredentials
@@ -387,12 +395,16 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 	token, hash := secret.NewToken()
 	now := s.now()
 	sess := models.Session{ID: uuid.NewString(), TokenHash: hash, UserID: user.ID, ExpiresAt: now.Add(s.sessionTTL), CreatedAt: now}
-	err = db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.User{}).Where("id = ? AND failed_attempts <> 0", user.ID).Update("failed_attempts", 0).Error; err != nil {
-			return err
-		}
-		return tx.Create(&sess).Error
-	})
+	if user.FailedAttempts != 0 {
+		err = db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Model(&models.User{}).Where("id = ?", user.ID).Update("failed_attempts", 0).Error; err != nil {
+				return err
+			}
+			return tx.Create(&sess).Error
+		})
+	} else {
+		err = db.Create(&sess).Error
+	}
 	if err != nil {
 		return Console{}, fmt.Errorf("sign in: %w", err)
 	}
@@ -401,7 +413,7 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 	return c, err
 }
 
-func (s *Service) failedAttempt(ctx context.Context, user models.User) error {
+func (s *Service) failedAttempt(ctx context.Context, user models.User, org models.Organization) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&models.User{}).Where("id = ?", user.ID).
 			Update("failed_attempts", gorm.Expr("failed_attempts + 1")).Error; err != nil {
@@ -417,7 +429,7 @@ func (s *Service) failedAttempt(ctx context.Context, user models.User) error {
 			if err := tx.Where("user_id = ?", user.ID).Delete(&models.Session{}).Error; err != nil {
 				return err
 			}
-			return audit(tx, s.now(), user, "locked_out", models.UserActive, models.UserResetRequired)
+			return audit(tx, s.now(), user, org.SignupID, "locked_out", models.UserActive, models.UserResetRequired)
 		}
 		return nil
 	})

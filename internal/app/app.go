@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
@@ -161,7 +162,20 @@ func (r *Runtime) OpenDB(ctx context.Context) (*store.DB, error) {
 		r.Log.Info("database migrated", "versions", applied, "dialect", db.Dialect)
 	}
 	r.Metrics.WatchStatuses(db.DB)
+	if err := r.Metrics.CountStatements(db.DB, statementCaller); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// statementCaller names who runs a statement: the activity, or the HTTP
+// route the API put in the context.
+func statementCaller(ctx context.Context) string {
+	if activity.IsActivity(ctx) {
+		return "activity:" + activity.GetInfo(ctx).ActivityType.Name
+	}
+	return metrics.Caller(ctx)
 }
 
 // Dial connects a Temporal client that encrypts payloads, reports SDK
@@ -244,7 +258,10 @@ func (r *Runtime) Worker(c client.Client, acts *activities.Activities) worker.Wo
 	// The sticky cache is the SDK's, shared by the process's workers; its
 	// bound keeps memory flat however many sign-ups wait on timers.
 	worker.SetStickyWorkflowCacheSize(r.Cfg.WorkerCacheSize)
-	w := worker.New(c, r.Cfg.TemporalTaskQueue, worker.Options{})
+	w := worker.New(c, r.Cfg.TemporalTaskQueue, worker.Options{
+		MaxConcurrentWorkflowTaskPollers: r.Cfg.WorkerPollers,
+		MaxConcurrentActivityTaskPollers: max(2, r.Cfg.WorkerPollers/2),
+	})
 	w.RegisterWorkflowWithOptions(workflows.Signup, workflow.RegisterOptions{Name: workflows.SignupWorkflowName})
 	w.RegisterWorkflow(workflows.PasswordReset)
 	w.RegisterActivity(acts)

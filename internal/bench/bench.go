@@ -39,6 +39,10 @@ type Options struct {
 	Progress    io.Writer
 	HTTP        *http.Client
 	RunID       string // makes names unique across runs
+	Pollers     int    // workflow-task pollers of the no-op worker (as WORKER_POLLERS)
+	// MetricsURLs are the servers' Prometheus endpoints, to count database
+	// statements per sign-up (default: BaseURL/metrics).
+	MetricsURLs []string
 }
 
 // Stats are latencies in milliseconds.
@@ -66,6 +70,8 @@ type Result struct {
 	WizardSteps Stats            `json:"wizard_steps"` // every step a person waits on, together
 	Errors      map[string]int   `json:"errors"`
 	Processes   []Process        `json:"processes,omitempty"`
+	// Statements per completed sign-up, by caller (HTTP route or activity).
+	Statements map[string]float64 `json:"db_statements_per_signup,omitempty"`
 }
 
 // WizardSteps are the calls a person waits on in the wizard.
@@ -186,8 +192,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := ready(ctx, o); err != nil {
 		return nil, err
 	}
+	if len(o.MetricsURLs) == 0 {
+		o.MetricsURLs = []string{o.BaseURL + "/metrics"}
+	}
 	rec := newRecorder()
 	bar := progress(o, "sign-ups")
+	before := statements(ctx, o.HTTP, o.MetricsURLs)
 	sampler := newSampler(o.PIDs)
 	started, completed, failed, elapsed := drive(ctx, o, bar.add, func(ctx context.Context, n int) bool {
 		return (&person{o: o, rec: rec, n: n}).journey(ctx)
@@ -195,6 +205,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	bar.finish()
 	res := rec.result("signup", o, started, completed, failed, elapsed)
 	res.Processes = sampler.stop()
+	res.Statements = perSignup(before, statements(ctx, o.HTTP, o.MetricsURLs), completed)
 	return res, nil
 }
 
@@ -436,6 +447,18 @@ func Print(w io.Writer, r *Result) {
 	}
 	for k, v := range r.Errors {
 		fmt.Fprintf(w, "  error %-30s %d\n", k, v)
+	}
+	if len(r.Statements) > 0 {
+		callers := make([]string, 0, len(r.Statements))
+		for k := range r.Statements {
+			callers = append(callers, k)
+		}
+		sort.Strings(callers)
+		fmt.Fprintf(w, "  database statements per sign-up:")
+		for _, k := range callers {
+			fmt.Fprintf(w, " %s %.1f;", k, r.Statements[k])
+		}
+		fmt.Fprintln(w)
 	}
 	for _, p := range r.Processes {
 		fmt.Fprintf(w, "  process %d %-12s cpu %.1f s (%.0f%% of one core), peak RSS %.1f MiB\n", p.PID, p.Name, p.CPUSeconds, p.CPUPercent, p.PeakRSSMiB)

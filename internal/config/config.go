@@ -90,6 +90,10 @@ type Config struct {
 	// tasks (the sticky cache); waiting sign-ups beyond it are replayed on
 	// their next task instead of held.
 	WorkerCacheSize int `env:"WORKER_CACHE_SIZE" envDefault:"1000"`
+	// WorkerPollers is how many workflow-task polls a worker keeps open:
+	// enough waiting polls let a new sign-up's first task match at once
+	// instead of going through the task queue's backlog.
+	WorkerPollers int `env:"WORKER_POLLERS" envDefault:"8"`
 	// DevCapture is set in dev mode when SMTP_HOST is unset: the process runs
 	// its own SMTP capture server on DEV_SMTP_ADDR and sends mail there.
 	DevCapture bool   `env:"-"`
@@ -198,6 +202,9 @@ func (c Config) validate(mode Mode) error {
 	case "on", "off":
 	default:
 		errs = append(errs, fmt.Errorf("RATE_LIMITS must be on or off, not %q", c.RateLimits))
+	}
+	if c.WorkerPollers < 2 {
+		errs = append(errs, errors.New("WORKER_POLLERS must be at least 2"))
 	}
 	if c.WorkerCacheSize < 1 {
 		errs = append(errs, errors.New("WORKER_CACHE_SIZE must be at least 1"))

@@ -118,3 +118,53 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(row.N), row.Status)
 	}
 }
+
+type callerKey struct{}
+
+// WithCaller names who is working in ctx (an HTTP route, an activity), so
+// that database statements can be counted by caller.
+func WithCaller(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, callerKey{}, name)
+}
+
+// Caller is the name WithCaller put in ctx, or "".
+func Caller(ctx context.Context) string {
+	s, _ := ctx.Value(callerKey{}).(string)
+	return s
+}
+
+// CountStatements counts every database statement GORM runs, by caller
+// (onboarding_db_statements_total{caller}); name finds the caller of a
+// statement's context.
+func (r *Registry) CountStatements(db *gorm.DB, name func(context.Context) string) error {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onboarding_db_statements_total",
+		Help: "Database statements by caller (HTTP route or activity).",
+	}, []string{"caller"})
+	if err := r.reg.Register(c); err != nil {
+		return err
+	}
+	count := func(tx *gorm.DB) {
+		caller := "other"
+		if tx.Statement != nil && tx.Statement.Context != nil {
+			if n := name(tx.Statement.Context); n != "" {
+				caller = n
+			}
+		}
+		c.WithLabelValues(caller).Inc()
+	}
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("onboarding:count_create", count),
+		cb.Query().After("gorm:query").Register("onboarding:count_query", count),
+		cb.Update().After("gorm:update").Register("onboarding:count_update", count),
+		cb.Delete().After("gorm:delete").Register("onboarding:count_delete", count),
+		cb.Row().After("gorm:row").Register("onboarding:count_row", count),
+		cb.Raw().After("gorm:raw").Register("onboarding:count_raw", count),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
