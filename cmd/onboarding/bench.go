@@ -147,6 +147,7 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 			return nil
 		},
 	}
+	cmd.AddCommand(parkCmd())
 	f := cmd.Flags()
 	f.StringVar(&o.BaseURL, "url", "http://localhost:8080", "the onboarding API")
 	f.StringVar(&o.MailboxURL, "mailbox-url", "", "where GET /dev/mailbox answers (default: --url)")

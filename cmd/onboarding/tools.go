@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -82,6 +83,21 @@ func mailboxCmd() *cobra.Command {
 			mux := http.NewServeMux()
 			mux.Handle("GET /dev/mailbox", mailbox.Handler(box))
 			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			// Fault injection for tests on loopback: answer every message
+			// with a code (451: try later, 550: refused) until /accept.
+			mux.HandleFunc("POST /dev/mailbox/refuse", func(w http.ResponseWriter, r *http.Request) {
+				code, err := strconv.Atoi(r.URL.Query().Get("code"))
+				if err != nil || code < 400 || code > 599 {
+					http.Error(w, "code must be 4xx or 5xx", http.StatusBadRequest)
+					return
+				}
+				srv.Refuse(code, "refused for a test")
+				w.WriteHeader(http.StatusNoContent)
+			})
+			mux.HandleFunc("POST /dev/mailbox/accept", func(w http.ResponseWriter, _ *http.Request) {
+				srv.Accept()
+				w.WriteHeader(http.StatusNoContent)
+			})
 			fmt.Fprintf(os.Stderr, "mailbox ready: SMTP %s, HTTP http://%s/dev/mailbox\n", srv.Addr(), ln.Addr())
 			return app.Serve(cmd.Context(), ln, mux, log)
 		},

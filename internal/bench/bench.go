@@ -43,6 +43,23 @@ type Options struct {
 	// MetricsURLs are the servers' Prometheus endpoints, to count database
 	// statements per sign-up (default: BaseURL/metrics).
 	MetricsURLs []string
+	// Retry is how many times a person tries a step again after a 5xx or a
+	// broken connection, a second apart, with the same Idempotency-Key (as
+	// a front end would while the service recovers from a fault).
+	Retry int
+	// MailWait is how long a person waits for the invitation (default 2m).
+	MailWait time.Duration
+	// Done, when set, receives each finished sign-up (for fault tests).
+	Done func(Outcome)
+}
+
+// Outcome is how one simulated sign-up ended.
+type Outcome struct {
+	SignupID string
+	Email    string
+	Org      string
+	OK       bool
+	Step     string // where it failed
 }
 
 // Stats are latencies in milliseconds.
@@ -91,6 +108,12 @@ func newRecorder() *recorder {
 func (r *recorder) add(step string, d time.Duration) {
 	r.mu.Lock()
 	r.steps[step] = append(r.steps[step], d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) retry(step string) {
+	r.mu.Lock()
+	r.errors[step+": retried"]++
 	r.mu.Unlock()
 }
 
@@ -186,6 +209,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.MailboxURL == "" {
 		o.MailboxURL = o.BaseURL
 	}
+	if o.MailWait == 0 {
+		o.MailWait = 2 * time.Minute
+	}
 	if o.RunID == "" {
 		o.RunID = strconv.FormatInt(time.Now().Unix()%1_000_000, 36) + strconv.Itoa(rand.IntN(1000))
 	}
@@ -252,24 +278,44 @@ func (p *person) think(ctx context.Context) {
 	}
 }
 
-// call does one timed request; want is the expected status.
+// call does one timed request; want is the expected status. With Retry it
+// tries again after a 5xx or a broken connection, with the same
+// Idempotency-Key.
 func (p *person) call(ctx context.Context, step, method, path, contentType string, body []byte, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, p.o.BaseURL+path, rd)
-	if err != nil {
-		return err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
-	}
+	key := fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
+	var (
+		res *http.Response
+		err error
+	)
 	start := time.Now()
-	res, err := p.o.HTTP.Do(req)
+	for attempt := 0; ; attempt++ {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, rerr := http.NewRequestWithContext(ctx, method, p.o.BaseURL+path, rd)
+		if rerr != nil {
+			return rerr
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if p.token != "" {
+			req.Header.Set("Authorization", "Bearer "+p.token)
+		}
+		req.Header.Set("Idempotency-Key", key)
+		res, err = p.o.HTTP.Do(req)
+		retryable := err != nil || res.StatusCode >= 500
+		if !retryable || attempt >= p.o.Retry || ctx.Err() != nil {
+			break
+		}
+		if res != nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		p.rec.retry(step)
+		time.Sleep(time.Second)
+	}
 	if err != nil {
 		p.rec.fail(step, "transport")
 		return err
@@ -308,13 +354,25 @@ var linkRe = regexp.MustCompile(`/invitations/([A-Za-z0-9_-]{43})`)
 func (p *person) journey(ctx context.Context) bool {
 	org := fmt.Sprintf("b%s-%d", p.o.RunID, p.n)
 	email := "owner@" + org + ".bench.example.com"
+	out := Outcome{Email: email, Org: org}
+	ok := p.steps(ctx, org, email, &out)
+	out.OK = ok
+	if p.o.Done != nil {
+		p.o.Done(out)
+	}
+	return ok
+}
+
+func (p *person) steps(ctx context.Context, org, email string, out *Outcome) bool {
+	fail := func(step string) bool { out.Step = step; return false }
 	var created struct {
 		SignupID    string `json:"signup_id"`
 		SignupToken string `json:"signup_token"`
 	}
 	if p.json(ctx, "create", http.MethodPost, "/api/v1/signups", map[string]any{"accepted_terms": []string{"service", "privacy"}}, 201, &created) != nil {
-		return false
+		return fail("create")
 	}
+	out.SignupID = created.SignupID
 	p.token = created.SignupToken
 	base := "/api/v1/signups/" + created.SignupID
 	p.think(ctx)
@@ -325,44 +383,44 @@ func (p *person) journey(ctx context.Context) bool {
 	_, _ = fw.Write(certificate)
 	_ = mw.Close()
 	if p.call(ctx, "certificate", http.MethodPost, base+"/certificate", mw.FormDataContentType(), buf.Bytes(), 201, nil) != nil {
-		return false
+		return fail("certificate")
 	}
 	p.think(ctx)
 	if p.json(ctx, "verify", http.MethodPost, base+"/business-number/verify", map[string]string{"business_number": "220-81-62517"}, 200, nil) != nil {
-		return false
+		return fail("verify")
 	}
 	p.think(ctx)
 	info := map[string]string{"business_number": "220-81-62517", "billing_email": "billing@" + org + ".bench.example.com",
 		"company_name": "Bench " + org, "representative_name": "Kim Bench", "representative_phone": "02-123-4567",
 		"address": "235 Pangyo-ro, Seongnam", "business_type": "Service", "business_category": "Software"}
 	if p.json(ctx, "user_info", http.MethodPut, base+"/user-info", info, 200, nil) != nil {
-		return false
+		return fail("user_info")
 	}
 	p.think(ctx)
 	var avail struct {
 		Available bool `json:"available"`
 	}
 	if p.json(ctx, "check_name", http.MethodGet, "/api/v1/organization-names/"+org+"/availability", nil, 200, &avail) != nil {
-		return false
+		return fail("check_name")
 	}
 	if !avail.Available {
 		p.rec.fail("check_name", "unavailable")
-		return false
+		return fail("check_name")
 	}
 	p.think(ctx)
 	orgBody := map[string]string{"organization_name": org, "contact_name": "Lee Bench", "contact_email": email, "mobile_phone": "010-1234-5678"}
 	if p.json(ctx, "organization", http.MethodPut, base+"/organization", orgBody, 200, nil) != nil {
-		return false
+		return fail("organization")
 	}
 	p.think(ctx)
 	if p.json(ctx, "submit", http.MethodPost, base+"/submit", nil, 202, nil) != nil {
-		return false
+		return fail("submit")
 	}
 	submitted := time.Now()
 	token, err := p.invitation(ctx, email)
 	if err != nil {
 		p.rec.fail("invitation_mail", "not_received")
-		return false
+		return fail("invitation_mail")
 	}
 	p.rec.add("invitation_mail", time.Since(submitted))
 	if p.o.Park {
@@ -371,16 +429,19 @@ func (p *person) journey(ctx context.Context) bool {
 	p.think(ctx)
 	p.token = ""
 	if p.json(ctx, "accept", http.MethodPost, "/api/v1/invitations/"+token+"/accept", map[string]string{"password": "Bench!Pass42"}, 200, nil) != nil {
-		return false
+		return fail("accept")
 	}
 	p.think(ctx)
 	signIn := map[string]string{"organization_name": org, "email": email, "password": "Bench!Pass42"}
-	return p.json(ctx, "sign_in", http.MethodPost, "/api/v1/console/sessions", signIn, 201, nil) == nil
+	if p.json(ctx, "sign_in", http.MethodPost, "/api/v1/console/sessions", signIn, 201, nil) != nil {
+		return fail("sign_in")
+	}
+	return true
 }
 
 // invitation waits for the invitation mail and returns its token.
 func (p *person) invitation(ctx context.Context, email string) (string, error) {
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(p.o.MailWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.o.MailboxURL+"/dev/mailbox?wait=30s&to="+email, nil)
 		res, err := p.o.HTTP.Do(req)

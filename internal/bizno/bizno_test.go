@@ -68,3 +68,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	for b.Loop() {
+		if _, err := Parse("220-81-62517"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -85,3 +85,19 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalizeEmail(b *testing.B) {
+	for b.Loop() {
+		if _, err := NormalizeEmail("Owner.Name@Example.co.kr"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkNormalizeMobile(b *testing.B) {
+	for b.Loop() {
+		if _, err := NormalizeMobile("010-1234-5678"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -49,3 +49,13 @@ func TestPasswordResetMessage(t *testing.T) {
 		t.Fatalf("unexpected message %+v", m)
 	}
 }
+
+func BenchmarkInvitationMessage(b *testing.B) {
+	inv := Invitation{OrganizationName: "acme-cloud", ContactName: "Kim", Email: "owner@example.com",
+		Link: "http://localhost:8080/invitations/abc", ExpiresAt: time.Now()}
+	for b.Loop() {
+		if _, err := InvitationMessage(inv, "id"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

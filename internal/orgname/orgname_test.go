@@ -51,3 +51,11 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalize(b *testing.B) {
+	for b.Loop() {
+		if _, err := Normalize("Acme-Cloud-Korea"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

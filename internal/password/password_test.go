@@ -99,3 +99,21 @@ func BenchmarkHash(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkCheck(b *testing.B) {
+	for b.Loop() {
+		if r := Check("Kakao!Cloud7"); len(r) != 0 {
+			b.Fatal(r)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	h := NewHasher(DefaultParams)
+	enc, _ := h.Hash("Kakao!Cloud7")
+	for b.Loop() {
+		if ok, err := h.Verify(enc, "Kakao!Cloud7"); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

@@ -23,3 +23,9 @@ func TestNewToken(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkNewToken(b *testing.B) {
+	for b.Loop() {
+		NewToken()
+	}
+}

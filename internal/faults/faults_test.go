@@ -1,0 +1,160 @@
+// Package faults runs the service as separate processes — Temporal, the
+// SMTP capture server, an API and workers — drives sign-ups through HTTP,
+// injects faults (killed workers, a killed Temporal server, a database
+// outage, SMTP outages and refusals, a slow and failing tax service), and
+// checks afterwards that nothing was lost and nothing happened twice.
+//
+// Each test runs FAULT_SIGNUPS sign-ups (default 30, so that CI stays fast);
+// RELIABILITY.md has the long run's command and figures.
+package faults
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kcloud/onboarding/internal/bench"
+	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/internal/store/storetest"
+	"github.com/kcloud/onboarding/internal/topology"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "onboarding-faults-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "onboarding")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/onboarding")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "faults: build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// signups is how many sign-ups each fault test runs.
+func signups() int {
+	if n, err := strconv.Atoi(os.Getenv("FAULT_SIGNUPS")); err == nil && n > 0 {
+		return n
+	}
+	return 30
+}
+
+// run is one fault test's service.
+type run struct {
+	t    *testing.T
+	topo *topology.Topology
+	db   *store.DB
+	dir  string
+}
+
+func start(t *testing.T, workers int, dbURL string, env ...string) *run {
+	t.Helper()
+	dir := t.TempDir()
+	if dbURL == "" {
+		dbURL = storetest.URL(t)
+	}
+	topo, err := topology.New(topology.Options{Bin: bin, Dir: dir, DatabaseURL: dbURL, Workers: workers, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := topo.Start(ctx); err != nil {
+		topo.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		topo.Close()
+		if t.Failed() {
+			for _, p := range append([]*topology.Proc{topo.Temporal, topo.Mailbox, topo.API}, topo.Workers...) {
+				b, _ := os.ReadFile(p.Log())
+				if len(b) > 3000 {
+					b = b[len(b)-3000:]
+				}
+				t.Logf("--- %s log (end) ---\n%s", p.Name, b)
+			}
+		}
+	})
+	db, err := store.Open(context.Background(), topo.DatabaseURL(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return &run{t: t, topo: topo, db: db, dir: dir}
+}
+
+// outcomes collects how the simulated sign-ups ended.
+type outcomes struct {
+	mu  sync.Mutex
+	all []bench.Outcome
+}
+
+func (o *outcomes) add(x bench.Outcome) {
+	o.mu.Lock()
+	o.all = append(o.all, x)
+	o.mu.Unlock()
+}
+
+// drive runs n full sign-ups (to a signed-in owner) while fault runs; it
+// returns when both are done.
+func (r *run) drive(n, concurrency int, park bool, fault func(ctx context.Context)) (*bench.Result, []bench.Outcome, time.Duration) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var outs outcomes
+	faultCtx, stopFault := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if fault != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); fault(faultCtx) }()
+	}
+	start := time.Now()
+	res, err := bench.Run(ctx, bench.Options{BaseURL: r.topo.APIURL, MailboxURL: r.topo.MailboxURL, Concurrency: concurrency,
+		Count: n, ThinkMin: 50 * time.Millisecond, ThinkMax: 300 * time.Millisecond, Park: park, Retry: 60,
+		MailWait: 4 * time.Minute, MetricsURLs: r.topo.MetricsURLs, Done: outs.add, RunID: "f" + strconv.Itoa(rand.IntN(1e6))})
+	elapsed := time.Since(start)
+	stopFault()
+	wg.Wait()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Logf("%d sign-ups: %d completed, %d failed in %s; errors and retries %v", res.Started, res.Completed, res.Failed, elapsed.Round(time.Millisecond), res.Errors)
+	return res, outs.all, elapsed
+}
+
+// sleep waits d or until ctx ends, reporting whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func (r *run) admin(method, path string) (int, error) {
+	req, _ := http.NewRequest(method, r.topo.APIURL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+r.topo.AdminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}
