@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
@@ -49,17 +48,11 @@ func (s *Server) acceptInvitation(c *gin.Context) {
 }
 
 // tellSignup signals the sign-up workflow that the owner's password is set.
-// The database already says so; if the signal is lost the workflow learns it
-// when its timer fires, so a failure here is logged, not returned.
+// The signal was written to the outbox with the change; if it does not get
+// through now, the relay delivers it later, so a failure is logged only.
 func (s *Server) tellSignup(ctx context.Context, res account.PasswordSet, via string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	err := s.temporal.SignalWorkflow(ctx, signup.WorkflowID(res.SignupID), "", workflows.SignalPasswordSet,
-		workflows.PasswordSet{UserID: res.UserID, Via: via})
-	var nf *serviceerror.NotFound
-	if err != nil && !errors.As(err, &nf) {
-		s.log.WarnContext(ctx, "signalling password_set failed; the workflow will notice at its next timer",
-			"signup_id", res.SignupID, "error", err)
+	if err := s.outbox.DeliverID(context.WithoutCancel(ctx), res.OutboxID); err != nil {
+		s.log.WarnContext(ctx, "password_set signal left for the outbox relay", "signup_id", res.SignupID, "via", via, "error", err)
 	}
 }
 

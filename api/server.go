@@ -18,6 +18,7 @@ import (
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/metrics"
+	"github.com/kcloud/onboarding/internal/outbox"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/internal/web"
@@ -68,6 +69,7 @@ type Server struct {
 	keyring  *codec.Keyring
 	pages    *web.Pages
 	limits   *limits
+	outbox   *outbox.Relay
 }
 
 // New returns a Server.
@@ -85,12 +87,16 @@ func New(cfg Config, d Deps) *Server {
 		d.Tracing, _ = tracing.Setup(context.Background(), "onboarding-api")
 	}
 	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
-		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew()}
+		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
+		outbox: outbox.New(d.DB, d.Temporal, d.Log)}
 	if cfg.RateLimits {
 		s.limits = newLimits()
 	}
 	return s
 }
+
+// RunOutbox retries owed workflow signals until ctx ends.
+func (s *Server) RunOutbox(ctx context.Context) { s.outbox.Run(ctx, 2*time.Second) }
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler {

@@ -225,3 +225,18 @@ type NTSCacheEntry struct {
 
 // TableName maps to the nts_cache table.
 func (NTSCacheEntry) TableName() string { return "nts_cache" }
+
+// SignalOutbox is a password_set signal owed to a sign-up's workflow.
+type SignalOutbox struct {
+	ID            string `gorm:"primaryKey"`
+	SignupID      string
+	UserID        string
+	Via           string
+	Attempts      int
+	LastError     *string
+	CreatedAt     time.Time
+	NextAttemptAt time.Time
+}
+
+// TableName maps to the signal_outbox table.
+func (SignalOutbox) TableName() string { return "signal_outbox" }

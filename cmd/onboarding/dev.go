@@ -110,7 +110,9 @@ and every sign-up and timer carries on.`,
 			}
 			fmt.Fprintf(os.Stderr, "  Database        %s\n  Data            %s\n\n", redact(cfg.DatabaseURL), cfg.DataDir)
 
-			err = app.Serve(ctx, ln, rt.API(db, c, box).Handler(), log)
+			apiSrv := rt.API(db, c, box)
+			go apiSrv.RunOutbox(ctx)
+			err = app.Serve(ctx, ln, apiSrv.Handler(), log)
 			log.Info("shutting down")
 			return err
 		},

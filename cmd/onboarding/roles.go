@@ -47,7 +47,9 @@ func apiCmd() *cobra.Command {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 			}
 			log.Info("api listening", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress)
-			return app.Serve(ctx, ln, rt.API(db, c, nil).Handler(), log)
+			apiSrv := rt.API(db, c, nil)
+			go apiSrv.RunOutbox(ctx)
+			return app.Serve(ctx, ln, apiSrv.Handler(), log)
 		},
 	}
 }

@@ -76,6 +76,19 @@ type PasswordSet struct {
 	Status           string `json:"status"`
 	UserID           string `json:"-"`
 	SignupID         string `json:"-"`
+	// OutboxID is the owed password_set signal, written with the change.
+	OutboxID string `json:"-"`
+}
+
+// owe records the password_set signal the sign-up's workflow must get.
+func (s *Service) owe(tx *gorm.DB, res *PasswordSet, via string) error {
+	now := s.now()
+	row := models.SignalOutbox{ID: uuid.NewString(), SignupID: res.SignupID, UserID: res.UserID, Via: via, CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
+	if err := tx.Create(&row).Error; err != nil {
+		return fmt.Errorf("signal outbox: %w", err)
+	}
+	res.OutboxID = row.ID
+	return nil
 }
 
 func (s *Service) invitation(tx *gorm.DB, token string) (models.InvitationToken, models.User, models.Organization, error) {
@@ -168,7 +181,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 			return err
 		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
-		return nil
+		return s.owe(tx, &res, "invitation")
 	})
 	return res, err
 }
@@ -262,7 +275,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, pw string) (PasswordS
 			return err
 		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
-		return nil
+		return s.owe(tx, &res, "reset")
 	})
 	return res, err
 }

@@ -312,6 +312,9 @@ func (p *person) call(ctx context.Context, step, method, path, contentType strin
 		if res != nil {
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
+			// An answer, even a 5xx, ends that request: trying again is a
+			// new request. Only an unanswered one is repeated under its key.
+			key = fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
 		}
 		p.rec.retry(step)
 		time.Sleep(time.Second)

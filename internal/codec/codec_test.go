@@ -107,7 +107,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	kr, _ := ParseKeyring(NewKeySpec("k1"))
 	dc := DataConverter(kr)
 	view := map[string]any{"signup_id": "0b9c3c9e-2f8e-4e43-9a0c-3f0d8d2b8d11", "status": "ready",
-		"business": map[string]string{"company_name": "Acme Korea", "billing_email": "billing@example.com", "address": "235 Pangyo-ro"},
+		"business":     map[string]string{"company_name": "Acme Korea", "billing_email": "billing@example.com", "address": "235 Pangyo-ro"},
 		"organization": map[string]string{"organization_name": "acme-cloud", "contact_email": "owner@example.com", "mobile_phone": "+821012345678"}}
 	for b.Loop() {
 		p, err := dc.ToPayload(view)

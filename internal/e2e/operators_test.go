@@ -38,6 +38,7 @@ func TestOperatorsRepairSignups(t *testing.T) {
 			s := newStack(t, func(c *config.Config) { c.StepRetryBudget = 2 * time.Second })
 			b := backends(s)[name]
 			ctx := context.Background()
+			var err error
 			slug := strings.ToLower(strings.ReplaceAll(name, " ", "-"))
 
 			// The mail server refuses: the sign-up waits in needs_attention.
@@ -45,7 +46,14 @@ func TestOperatorsRepairSignups(t *testing.T) {
 			j := s.start(t)
 			j.wizard(t, "stuck-"+slug)
 			j.waitStatus(t, "needs_attention", 20*time.Second)
-			list, err := b.List(ctx, "needs_attention", 10)
+			// Temporal's visibility may lag the read model a moment.
+			var list []signup.AdminView
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				list, err = b.List(ctx, "needs_attention", 10)
+				if (err == nil && len(list) == 1) || time.Now().After(deadline) {
+					break
+				}
+			}
 			if err != nil || len(list) != 1 || list[0].SignupID != j.id {
 				t.Fatalf("list needs_attention: %+v, %v", list, err)
 			}

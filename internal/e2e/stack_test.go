@@ -165,7 +165,11 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	}
 	t.Cleanup(w.Stop)
 	s := &stack{t: t, cfg: cfg, db: db, temporal: c, box: box, smtp: smtpSrv, rt: rt}
-	s.http = &httptest.Server{Listener: ln, Config: &http.Server{Handler: rt.API(db, c, box).Handler()}}
+	apiSrv := rt.API(db, c, box)
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	go apiSrv.RunOutbox(relayCtx)
+	t.Cleanup(stopRelay)
+	s.http = &httptest.Server{Listener: ln, Config: &http.Server{Handler: apiSrv.Handler()}}
 	s.http.Start()
 	t.Cleanup(s.http.Close)
 	return s
