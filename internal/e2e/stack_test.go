@@ -205,6 +205,12 @@ func (r response) code() string { return r.str("error", "code") }
 // call sends a JSON request; body may be a string (sent as is) or a value.
 func (s *stack) call(method, path, token string, body any) response {
 	s.t.Helper()
+	return s.callWithKey(method, path, token, body, "")
+}
+
+// callWithKey is call with an Idempotency-Key.
+func (s *stack) callWithKey(method, path, token string, body any, key string) response {
+	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -223,6 +229,9 @@ func (s *stack) call(method, path, token string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	return s.do(req)
 }
