@@ -5,11 +5,13 @@
 package activities
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kcloud/onboarding/internal/mailer"
@@ -71,3 +73,41 @@ func permanent(code, msg string, cause error) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// keepAlive records a heartbeat every third of the activity's heartbeat
+// timeout until stop is called (the SDK batches them, sending at most one
+// per 0.8 of the timeout), so that Temporal notices a dead worker within
+// that timeout rather than the start-to-close one. stop returns once the
+// heartbeating goroutine has ended. Activities scheduled without a
+// heartbeat timeout (sign-ups started before it was set), and calls outside
+// an activity, need none.
+func keepAlive(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	every := activity.GetInfo(ctx).HeartbeatTimeout / 3
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
+	}
+}

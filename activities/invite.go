@@ -49,6 +49,7 @@ const (
 // Once the mail is out, the links of earlier Seqs die. The Message-ID is
 // fixed per (sign-up, Seq), so a mail repeated by a retry is recognizable.
 func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput) (SendInvitationResult, error) {
+	defer keepAlive(ctx)()
 	now := a.now()
 	var (
 		org   models.Organization
@@ -150,6 +151,7 @@ type ExpireResult struct {
 // nothing and says so). Acceptance and expiry are both conditional updates,
 // so exactly one of them wins a race.
 func (a *Activities) ExpireInvitation(ctx context.Context, in ExpireInput) (ExpireResult, error) {
+	defer keepAlive(ctx)()
 	var res ExpireResult
 	now := a.now()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

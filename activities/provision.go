@@ -36,6 +36,7 @@ const (
 // certificate, and the owner's organization_admin and billing_admin roles.
 // Run again for the same sign-up it returns what the first run made.
 func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (ProvisionResult, error) {
+	defer keepAlive(ctx)()
 	var res ProvisionResult
 	now := a.now()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -185,6 +185,7 @@ type ReleaseInput struct {
 // organization (freeing the name) and its users, kills their links and
 // sessions, and keeps the certificate with the disabled business profile.
 func (a *Activities) ReleaseSignup(ctx context.Context, in ReleaseInput) error {
+	defer keepAlive(ctx)()
 	now := a.now()
 	return a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("signup_id = ?", in.SignupID).Delete(&models.NameReservation{}).Error; err != nil {

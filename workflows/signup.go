@@ -37,6 +37,7 @@ type state struct {
 	steps       int       // accepted wizard steps, to notice idleness
 	lastStepAt  time.Time // when the last wizard step was accepted
 	timers      workflow.Version
+	heartbeats  workflow.Version
 	submitted   bool
 	cancel      *signup.OperatorInput
 	retry       bool
@@ -81,6 +82,10 @@ func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 	// step, and timers cancelled once not needed, instead of left to fire
 	// into needless workflow tasks. Sign-ups started before keep version 0.
 	s.timers = workflow.GetVersion(ctx, changeTimers, workflow.DefaultVersion, 1)
+	// Version 1 (2026-11): regular activities heartbeat, with a heartbeat
+	// timeout, so an activity whose worker died is retried after
+	// activityHeartbeatTimeout instead of its start-to-close timeout.
+	s.heartbeats = workflow.GetVersion(ctx, changeHeartbeats, workflow.DefaultVersion, 1)
 	s.lastStepAt = now
 	if len(in.AcceptedTerms) > 0 {
 		// Record step 1 (audit, metrics); the API wrote the first
@@ -137,6 +142,15 @@ func (s *state) afterFailure(ctx workflow.Context, err error) error {
 
 // changeTimers names the version change of the timers.
 const changeTimers = "timers-v1"
+
+// changeHeartbeats names the version change that gave regular activities a
+// heartbeat timeout.
+const changeHeartbeats = "activity-heartbeats-v1"
+
+// activityHeartbeatTimeout is how long a regular activity may go without a
+// heartbeat before Temporal retries it elsewhere (activities heartbeat
+// every third of it; see activities.keepAlive).
+const activityHeartbeatTimeout = 15 * time.Second
 
 // wizard waits for the steps until submit, abandoning the sign-up after
 // IdleTimeout without a step, or releasing it on an operator's cancel.
@@ -383,7 +397,7 @@ func (s *state) reminderDue() bool {
 func (s *state) remind(ctx workflow.Context) {
 	expires := s.view.Invite.ExpiresAt
 	budget := min(s.in.Settings.StepRetryBudget, expires.Sub(workflow.Now(ctx)))
-	actx := workflow.WithActivityOptions(ctx, stepOptions(max(budget, time.Second)))
+	actx := workflow.WithActivityOptions(ctx, s.withHeartbeat(stepOptions(max(budget, time.Second))))
 	s.inviteSeq++
 	var res activities.SendInvitationResult
 	err := workflow.ExecuteActivity(actx, a.SendInvitation, activities.SendInvitationInput{
@@ -505,7 +519,16 @@ func (s *state) upsertSearchAttributes(ctx workflow.Context) {
 // stepCtx gives regular activities their budget: retried with backoff for
 // StepRetryBudget, then the sign-up needs attention.
 func (s *state) stepCtx(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, stepOptions(s.in.Settings.StepRetryBudget))
+	return workflow.WithActivityOptions(ctx, s.withHeartbeat(stepOptions(s.in.Settings.StepRetryBudget)))
+}
+
+// withHeartbeat adds the heartbeat timeout for sign-ups at the version that
+// has it.
+func (s *state) withHeartbeat(o workflow.ActivityOptions) workflow.ActivityOptions {
+	if s.heartbeats >= 1 {
+		o.HeartbeatTimeout = activityHeartbeatTimeout
+	}
+	return o
 }
 
 func stepOptions(budget time.Duration) workflow.ActivityOptions {
