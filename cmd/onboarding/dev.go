@@ -77,19 +77,14 @@ and every sign-up and timer carries on.`,
 				defer smtpSrv.Close()
 			}
 
-			db, err := rt.OpenDB(ctx)
+			db, c, closeAll, err := rt.Connect(ctx, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			c, err := rt.Dial(ctx, 30*time.Second)
+			defer closeAll()
+			w, err := rt.StartWorker(c, db)
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			w := rt.Worker(c, rt.Activities(db))
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("worker: %w", err)
 			}
 			defer w.Stop()
 

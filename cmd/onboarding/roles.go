@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,26 +23,17 @@ func apiCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(config.ModeAPI)
-			if err != nil {
-				return err
-			}
-			rt, err := app.New(ctx, cfg, config.ModeAPI)
+			rt, err := roleRuntime(ctx, config.ModeAPI)
 			if err != nil {
 				return err
 			}
 			defer rt.Close()
-			log := rt.Log
-			db, err := rt.OpenDB(ctx)
+			cfg, log := rt.Cfg, rt.Log
+			db, c, closeAll, err := rt.Connect(ctx, time.Minute)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			c, err := rt.Dial(ctx, time.Minute)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+			defer closeAll()
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -61,29 +53,20 @@ func workerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(config.ModeWorker)
-			if err != nil {
-				return err
-			}
-			rt, err := app.New(ctx, cfg, config.ModeWorker)
+			rt, err := roleRuntime(ctx, config.ModeWorker)
 			if err != nil {
 				return err
 			}
 			defer rt.Close()
-			log := rt.Log
-			db, err := rt.OpenDB(ctx)
+			cfg, log := rt.Cfg, rt.Log
+			db, c, closeAll, err := rt.Connect(ctx, time.Minute)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			c, err := rt.Dial(ctx, time.Minute)
+			defer closeAll()
+			w, err := rt.StartWorker(c, db)
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			w := rt.Worker(c, rt.Activities(db))
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("worker: %w", err)
 			}
 			defer w.Stop()
 			log.Info("worker running", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress, "metrics", cfg.MetricsAddr)
@@ -97,6 +80,16 @@ func workerCmd() *cobra.Command {
 			return app.Serve(ctx, ln, mux, log)
 		},
 	}
+}
+
+// roleRuntime loads the configuration of a production role and builds its
+// runtime.
+func roleRuntime(ctx context.Context, mode config.Mode) (*app.Runtime, error) {
+	cfg, err := config.Load(mode)
+	if err != nil {
+		return nil, err
+	}
+	return app.New(ctx, cfg, mode)
 }
 
 func keygenCmd() *cobra.Command {

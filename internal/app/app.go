@@ -268,6 +268,31 @@ func (r *Runtime) Worker(c client.Client, acts *activities.Activities) worker.Wo
 	return w
 }
 
+// Connect opens the application database (migrating it) and dials
+// Temporal, waiting up to wait for it; closeAll closes both.
+func (r *Runtime) Connect(ctx context.Context, wait time.Duration) (db *store.DB, c client.Client, closeAll func(), err error) {
+	db, err = r.OpenDB(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err = r.Dial(ctx, wait)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, nil, err
+	}
+	return db, c, func() { c.Close(); _ = db.Close() }, nil
+}
+
+// StartWorker starts a worker with the activities over db; stop it with
+// its Stop.
+func (r *Runtime) StartWorker(c client.Client, db *store.DB) (worker.Worker, error) {
+	w := r.Worker(c, r.Activities(db))
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return w, nil
+}
+
 // API builds the HTTP API. box is dev mode's mailbox (nil otherwise).
 func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Server {
 	cfg := r.Cfg
