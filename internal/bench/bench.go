@@ -111,9 +111,11 @@ func (r *recorder) add(step string, d time.Duration) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) retry(step string) {
+// retry counts a request tried again after an answer with code (or none:
+// "transport").
+func (r *recorder) retry(step, code string) {
 	r.mu.Lock()
-	r.errors[step+": retried"]++
+	r.errors[step+": "+code+" (retried)"]++
 	r.mu.Unlock()
 }
 
@@ -222,7 +224,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.MetricsURLs = []string{o.BaseURL + "/metrics"}
 	}
 	rec := newRecorder()
-	bar := progress(o, "sign-ups")
+	bar := progress(o, "sign-ups", "sign-ups")
 	before := statements(ctx, o.HTTP, o.MetricsURLs)
 	sampler := newSampler(o.PIDs)
 	started, completed, failed, elapsed := drive(ctx, o, bar.add, func(ctx context.Context, n int) bool {
@@ -279,8 +281,10 @@ func (p *person) think(ctx context.Context) {
 }
 
 // call does one timed request; want is the expected status. With Retry it
-// tries again after a 5xx or a broken connection, with the same
-// Idempotency-Key.
+// tries again after a 5xx or a broken connection: with the same
+// Idempotency-Key after no answer or 503 temporarily_unavailable (the step
+// may have been applied after the API stopped waiting), with a new one
+// after any other answer.
 func (p *person) call(ctx context.Context, step, method, path, contentType string, body []byte, want int, out any) error {
 	key := fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
 	var (
@@ -309,14 +313,19 @@ func (p *person) call(ctx context.Context, step, method, path, contentType strin
 		if !retryable || attempt >= p.o.Retry || ctx.Err() != nil {
 			break
 		}
+		code := "transport"
 		if res != nil {
-			_, _ = io.Copy(io.Discard, res.Body)
+			raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+			_, _ = io.Copy(io.Discard, res.Body) // drain, so the connection is reused
 			res.Body.Close()
-			// An answer, even a 5xx, ends that request: trying again is a
-			// new request. Only an unanswered one is repeated under its key.
-			key = fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
+			code = codeOf(raw, res.StatusCode)
+			if code != "temporarily_unavailable" {
+				// Any other answer, even a 5xx, ends that request: trying
+				// again is a new request.
+				key = fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
+			}
 		}
-		p.rec.retry(step)
+		p.rec.retry(step, code)
 		time.Sleep(time.Second)
 	}
 	if err != nil {
@@ -327,14 +336,7 @@ func (p *person) call(ctx context.Context, step, method, path, contentType strin
 	res.Body.Close()
 	p.rec.add(step, time.Since(start))
 	if res.StatusCode != want {
-		var e struct {
-			Error struct{ Code string } `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		code := e.Error.Code
-		if code == "" {
-			code = "http_" + strconv.Itoa(res.StatusCode)
-		}
+		code := codeOf(raw, res.StatusCode)
 		p.rec.fail(step, code)
 		return &apiError{status: res.StatusCode, code: code}
 	}
@@ -372,6 +374,7 @@ func (p *person) steps(ctx context.Context, org, email string, out *Outcome) boo
 		SignupID    string `json:"signup_id"`
 		SignupToken string `json:"signup_token"`
 	}
+	p.think(ctx) // reading the terms: arrivals spread instead of all at once
 	if p.json(ctx, "create", http.MethodPost, "/api/v1/signups", map[string]any{"accepted_terms": []string{"service", "privacy"}}, 201, &created) != nil {
 		return fail("create")
 	}
@@ -473,11 +476,12 @@ type progressBar struct {
 	finish func()
 }
 
-func progress(o Options, what string) progressBar {
+// progress shows what is running, counting units per second.
+func progress(o Options, what, unit string) progressBar {
 	if o.Progress == nil {
 		return progressBar{add: func() {}, finish: func() {}}
 	}
-	return newBar(o, what)
+	return newBar(o, what, unit)
 }
 
 // Print writes a result as a table.
@@ -531,3 +535,15 @@ func Print(w io.Writer, r *Result) {
 
 // Trim is strings.TrimSpace for flag parsing.
 func Trim(s string) string { return strings.TrimSpace(s) }
+
+// codeOf is an error answer's contract code, or http_<status> when its body
+// has none.
+func codeOf(raw []byte, status int) string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
+		return e.Error.Code
+	}
+	return "http_" + strconv.Itoa(status)
+}

@@ -6,7 +6,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
-func newBar(o Options, what string) progressBar {
+func newBar(o Options, what, unit string) progressBar {
 	max := int64(o.Count)
 	if max == 0 {
 		max = -1
@@ -18,7 +18,7 @@ func newBar(o Options, what string) progressBar {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("/s"),
+		progressbar.OptionSetItsString(unit),
 	)
 	return progressBar{add: func() { _ = bar.Add(1) }, finish: func() { _ = bar.Finish(); _, _ = o.Progress.Write([]byte("\n")) }}
 }
