@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -200,10 +201,25 @@ func TestContractErrors(t *testing.T) {
 		{"reset garbage", http.MethodPost, "/api/v1/password-resets/garbage/confirm", "", `{"password":"Kakao!Cloud7"}`, 404, "invalid_token"},
 		{"me without session", http.MethodGet, "/api/v1/console/me", "", nil, 401, "unauthorized"},
 	}
+	before := s.call(http.MethodGet, j.path(""), j.token, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			expect(t, tt.name, s.call(tt.method, tt.path, tt.token, tt.body), tt.status, tt.code)
 		})
+	}
+	// Refused input writes nothing: the sign-up reads back as it was (but
+	// for updated_at, which the workflow's own first save may move).
+	after := s.call(http.MethodGet, j.path(""), j.token, nil)
+	for _, r := range []response{before, after} {
+		if r.status != http.StatusOK {
+			t.Fatalf("read back: %d %s", r.status, r.raw)
+		}
+	}
+	was, is := before.get(), after.get()
+	delete(was.(map[string]any), "updated_at")
+	delete(is.(map[string]any), "updated_at")
+	if !reflect.DeepEqual(was, is) {
+		t.Errorf("the refusals changed the sign-up:\n%s\n%s", before.raw, after.raw)
 	}
 
 	t.Run("certificate", func(t *testing.T) {

@@ -142,10 +142,16 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	if spans != nil {
 		rt.Tracing = tracing.WithExporter(spans, "onboarding-test")
 	}
-	rt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		rt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
+	// Warnings and errors are kept, and shown when the test fails.
+	var warnings logBuffer
+	rt.Log = slog.New(slog.NewTextHandler(&warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			w := warnings.String()
+			// The last 8000 bytes, without a rune cut in two.
+			t.Logf("service warnings and errors:\n%s", strings.ToValidUTF8(w[max(0, len(w)-8000):], ""))
+		}
+	})
 	if logs != nil {
 		rt.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

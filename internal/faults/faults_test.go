@@ -12,11 +12,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -135,6 +137,14 @@ func (r *run) drive(n, concurrency int, park bool, fault func(ctx context.Contex
 		r.t.Fatal(err)
 	}
 	r.t.Logf("%d sign-ups: %d completed, %d failed in %s; errors and retries %v", res.Started, res.Completed, res.Failed, elapsed.Round(time.Millisecond), res.Errors)
+	// The longest anyone waited on one step: how long the fault was felt.
+	slowest, ms := "", 0.0
+	for _, name := range slices.Sorted(maps.Keys(res.Steps)) {
+		if st := res.Steps[name]; st.Max > ms {
+			slowest, ms = name, st.Max
+		}
+	}
+	r.t.Logf("longest wait: %s %.1f s (wizard steps p99 %.0f ms, max %.0f ms)", slowest, ms/1000, res.WizardSteps.P99, res.WizardSteps.Max)
 	return res, outs.all, elapsed
 }
 
