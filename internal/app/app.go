@@ -340,8 +340,14 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 
 // URL turns a listen address into a URL people can open.
 func URL(addr string) string {
-	if strings.HasPrefix(addr, ":") {
-		return "http://localhost" + addr
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
 	}
-	return "http://" + addr
+	switch host {
+	case "", "::", "0.0.0.0":
+		// Listening on every interface: this machine reaches it as localhost.
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
