@@ -185,15 +185,13 @@ func (s *Server) updateError(ctx context.Context, err error, closedCode string) 
 	if errors.As(err, &exists) {
 		return problem(http.StatusConflict, "signup_exists", "this sign-up exists already")
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return problem(http.StatusServiceUnavailable, "temporarily_unavailable", "the sign-up service is busy or restarting; try again")
-	}
 	var (
 		unavailable *serviceerror.Unavailable
 		exhausted   *serviceerror.ResourceExhausted
 		timedOut    *serviceerror.DeadlineExceeded
 	)
-	if errors.As(err, &unavailable) || errors.As(err, &exhausted) || errors.As(err, &timedOut) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+		errors.As(err, &unavailable) || errors.As(err, &exhausted) || errors.As(err, &timedOut) {
 		return problem(http.StatusServiceUnavailable, "temporarily_unavailable", "the sign-up service is busy or restarting; try again")
 	}
 	return err

@@ -286,7 +286,8 @@ func (p *person) think(ctx context.Context) {
 // may have been applied after the API stopped waiting), with a new one
 // after any other answer.
 func (p *person) call(ctx context.Context, step, method, path, contentType string, body []byte, want int, out any) error {
-	key := fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
+	newKey := func() string { return fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64()) }
+	key := newKey()
 	var (
 		res *http.Response
 		err error
@@ -322,7 +323,7 @@ func (p *person) call(ctx context.Context, step, method, path, contentType strin
 			if code != "temporarily_unavailable" {
 				// Any other answer, even a 5xx, ends that request: trying
 				// again is a new request.
-				key = fmt.Sprintf("%s-%d-%s-%d", p.o.RunID, p.n, step, rand.Int64())
+				key = newKey()
 			}
 		}
 		p.rec.retry(step, code)
