@@ -14,7 +14,8 @@ func (s *Server) mountCodec(r *gin.Engine) {
 	if s.keyring == nil || s.cfg.CodecToken == "" {
 		return
 	}
-	sessions := codec.NewSessions(8 * time.Hour)
+	// In the database: the UI's next request may reach another replica.
+	sessions := codec.NewDBSessions(s.db.DB, 8*time.Hour)
 	h := gin.WrapH(codec.Handler(s.keyring, codec.ServerOptions{Token: s.cfg.CodecToken, AllowedOrigins: s.cfg.CodecOrigins}, sessions))
 	for _, p := range []string{"/codec/encode", "/codec/decode"} {
 		r.POST(p, h)

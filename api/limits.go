@@ -13,7 +13,8 @@ import (
 )
 
 // The abuse limits. Per-IP limits are generous (offices share addresses);
-// per-sign-up and per-account limits are tight. They hold per API process.
+// per-sign-up and per-account limits are tight. They are counted in the
+// shared store (RATE_LIMIT_STORE) when there is one, else per API process.
 type limitName int
 
 const (
@@ -29,6 +30,15 @@ const (
 
 type limits struct {
 	byName map[limitName]*ratelimit.Limiter
+}
+
+// share counts every limit in store (nil: per process), each under its
+// name's number.
+func (l *limits) share(store ratelimit.Store) *limits {
+	for name, lim := range l.byName {
+		lim.Share(store, "limit"+strconv.Itoa(int(name)))
+	}
+	return l
 }
 
 func newLimits() *limits {
@@ -66,7 +76,12 @@ func (s *Server) allow(c *gin.Context, name limitName, key string) bool {
 	if s.limits == nil || key == "" {
 		return true
 	}
-	ok, retry := s.limits.byName[name].Allow(key)
+	ok, retry, err := s.limits.byName[name].AllowContext(c.Request.Context(), key)
+	if err != nil {
+		// The shared counter is down: let the call through rather than
+		// lock everyone out, and say so.
+		s.log.WarnContext(c.Request.Context(), "rate limit store unavailable; call allowed", "error", err)
+	}
 	if ok {
 		return true
 	}

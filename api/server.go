@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -19,6 +20,7 @@ import (
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/outbox"
+	"github.com/kcloud/onboarding/internal/ratelimit"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/internal/web"
@@ -54,6 +56,8 @@ type Deps struct {
 	Metrics  *metrics.Registry
 	Tracing  *tracing.Tracing
 	Keyring  *codec.Keyring // for the codec server
+	// RateLimits counts the limits across replicas; nil: in this process.
+	RateLimits ratelimit.Store
 }
 
 // Server answers the contract's routes.
@@ -70,7 +74,12 @@ type Server struct {
 	pages    *web.Pages
 	limits   *limits
 	outbox   *outbox.Relay
+	stopping atomic.Bool // readyz answers 503 once set
 }
+
+// Stopping turns readiness off: /readyz answers 503 from now on, so load
+// balancers stop sending while in-flight and late requests are still served.
+func (s *Server) Stopping() { s.stopping.Store(true) }
 
 // New returns a Server.
 func New(cfg Config, d Deps) *Server {
@@ -90,7 +99,7 @@ func New(cfg Config, d Deps) *Server {
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
 		outbox: outbox.New(d.DB, d.Temporal, d.Log)}
 	if cfg.RateLimits {
-		s.limits = newLimits()
+		s.limits = newLimits().share(d.RateLimits)
 	}
 	return s
 }
@@ -165,6 +174,10 @@ func (s *Server) healthz(c *gin.Context) {
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
+	if s.stopping.Load() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "stopping"})
+		return
+	}
 	checks := gin.H{"database": "ok", "temporal": "ok"}
 	ready := true
 	if err := s.db.Ping(ctx); err != nil {

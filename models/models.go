@@ -236,6 +236,9 @@ type SignalOutbox struct {
 	LastError     *string
 	CreatedAt     time.Time
 	NextAttemptAt time.Time
+	// ClaimToken is set by the relay that holds the row (until
+	// NextAttemptAt, its lease).
+	ClaimToken *string
 }
 
 // TableName maps to the signal_outbox table.

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/bench"
+	"github.com/kcloud/onboarding/internal/temporalconn"
 )
 
 type benchReport struct {
@@ -80,9 +82,23 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 			report := benchReport{Machine: machine(), Command: strings.Join(os.Args, " "), When: time.Now().UTC()}
 			var c client.Client
 			if ceiling || engineN > 0 {
-				c, err = client.DialContext(ctx, client.Options{HostPort: temporalAddr, Namespace: ns, Logger: quietLogger{}})
+				// The same connection settings as api and worker
+				// (TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles).
+				ts, err := temporalconn.Load(nil)
 				if err != nil {
-					return fmt.Errorf("temporal at %s: %w", temporalAddr, err)
+					return err
+				}
+				if cmd.Flags().Changed("temporal") {
+					ts.Options.HostPort = temporalAddr
+				}
+				if cmd.Flags().Changed("namespace") {
+					ts.Options.Namespace = ns
+				}
+				opts := ts.Options
+				opts.Logger = quietLogger{}
+				c, err = temporalconn.Dial(ctx, ts, opts, 10*time.Second, slog.New(slog.DiscardHandler))
+				if err != nil {
+					return err
 				}
 				defer c.Close()
 			}
@@ -163,12 +179,8 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 	f.StringVar(&svgOut, "svg", "", "with --sweep: draw latency and throughput against concurrency")
 	f.BoolVar(&ceiling, "ceiling", false, "also run the same-shape no-op workflow through the same Temporal server")
 	f.IntVar(&engineN, "engine", 0, "also start and complete this many empty workflows (the engine's plain cost)")
-	defaultTemporal := os.Getenv("TEMPORAL_ADDRESS")
-	if defaultTemporal == "" {
-		defaultTemporal = "127.0.0.1:7233"
-	}
-	f.StringVar(&temporalAddr, "temporal", defaultTemporal, "Temporal frontend for --ceiling and --engine")
-	f.StringVar(&ns, "namespace", "default", "Temporal namespace")
+	f.StringVar(&temporalAddr, "temporal", "", "Temporal frontend for --ceiling and --engine (default: TEMPORAL_ADDRESS or the profile's, else 127.0.0.1:7233; TLS and API key from TEMPORAL_*)")
+	f.StringVar(&ns, "namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile's, else default)")
 	f.IntVar(&o.Pollers, "pollers", 8, "workflow-task pollers of the no-op worker (match the service's WORKER_POLLERS)")
 	return cmd
 }

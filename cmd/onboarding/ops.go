@@ -13,6 +13,7 @@ import (
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/ops"
 	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/internal/temporalconn"
 )
 
 func opsCmd() *cobra.Command {
@@ -28,15 +29,18 @@ func opsCmd() *cobra.Command {
 		Short: "Operators' commands: list, show, retry, resend-invite, cancel",
 		Long: `ops finds and repairs sign-ups. By default it calls the admin API at --api
 (ONBOARDING_API_URL, default http://localhost:8080) with ADMIN_TOKEN; with
---temporal it talks to the workflows through TEMPORAL_ADDRESS directly, for when
-the API is down.`,
+--temporal it talks to the workflows through Temporal directly, for when the
+API is down, with the workers' PAYLOAD_ENCRYPTION_KEYS and the same connection
+settings as api and worker:
+
+` + temporalconn.Help,
 	}
 	defaultAPI := os.Getenv("ONBOARDING_API_URL")
 	if defaultAPI == "" {
 		defaultAPI = "http://localhost:8080"
 	}
 	cmd.PersistentFlags().StringVar(&apiURL, "api", defaultAPI, "base URL of the onboarding API")
-	cmd.PersistentFlags().BoolVar(&direct, "temporal", false, "talk to Temporal (TEMPORAL_ADDRESS) instead of the API")
+	cmd.PersistentFlags().BoolVar(&direct, "temporal", false, "talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS_*) instead of the API")
 	cmd.PersistentFlags().BoolVar(&jsonOutput, "json", false, "print JSON")
 
 	backend := func(cmd *cobra.Command) (ops.Backend, func(), error) {

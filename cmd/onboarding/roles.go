@@ -6,21 +6,33 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/app"
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/internal/temporalconn"
 )
 
 func apiCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "api",
-		Short: "Serve the HTTP API against TEMPORAL_ADDRESS and DATABASE_URL",
-		Args:  cobra.NoArgs,
+		Short: "Serve the HTTP API against Temporal (TEMPORAL_*) and DATABASE_URL",
+		Long: `api serves the HTTP API, the pages and the codec server. Run as many as you
+like behind a load balancer: they share the database (codec logins, the signal
+outbox) and, with RATE_LIMIT_STORE=postgres or redis://…, the rate limits.
+
+On SIGTERM /readyz answers 503 for SHUTDOWN_DELAY (default 5s) while requests
+are still served, then the listener closes and requests in flight get
+SHUTDOWN_TIMEOUT (default 30s); then the outbox relay stops and the process exits.
+
+` + temporalconn.Help,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			rt, err := roleRuntime(ctx, config.ModeAPI)
@@ -34,14 +46,25 @@ func apiCmd() *cobra.Command {
 				return err
 			}
 			defer closeAll()
+			if err := rt.OpenRateLimits(ctx, db); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 			}
-			log.Info("api listening", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress)
+			log.Info("api listening", "addr", ln.Addr().String(), "temporal", rt.Temporal.Describe())
 			apiSrv := rt.API(db, c, nil)
-			go apiSrv.RunOutbox(ctx)
-			return app.Serve(ctx, ln, apiSrv.Handler(), log)
+			// The relay outlives the signal: it stops after the last request.
+			relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+			relayDone := make(chan struct{})
+			go func() { defer close(relayDone); apiSrv.RunOutbox(relayCtx) }()
+			err = app.ServeGraceful(ctx, ln, apiSrv.Handler(), log, app.Shutdown{
+				Stopping: apiSrv.Stopping, Delay: cfg.ShutdownDelay, Timeout: cfg.ShutdownTimeout})
+			stopRelay()
+			<-relayDone
+			log.Info("api stopped")
+			return err
 		},
 	}
 }
@@ -50,7 +73,18 @@ func workerCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal worker for the sign-up workflows and activities",
-		Args:  cobra.NoArgs,
+		Long: `worker runs the sign-up workflows and activities on TEMPORAL_TASK_QUEUE. Run as
+many as you like. METRICS_ADDR (default :9090) serves /metrics, /healthz and
+/readyz (200 while the worker runs and the database and Temporal answer).
+
+On SIGTERM /readyz turns 503, the worker stops polling and lets running
+activities finish for up to WORKER_STOP_TIMEOUT (default 30s), then exits.
+
+The worker needs: DATABASE_URL, PAYLOAD_ENCRYPTION_KEYS (the api's keys),
+SMTP_* and MAIL_FROM, PUBLIC_BASE_URL, NTS_* and the Temporal connection:
+
+` + temporalconn.Help,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			rt, err := roleRuntime(ctx, config.ModeWorker)
@@ -64,20 +98,56 @@ func workerCmd() *cobra.Command {
 				return err
 			}
 			defer closeAll()
-			w, err := rt.StartWorker(c, db)
-			if err != nil {
-				return err
-			}
-			defer w.Stop()
-			log.Info("worker running", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress, "metrics", cfg.MetricsAddr)
 			ln, err := net.Listen("tcp", cfg.MetricsAddr)
 			if err != nil {
 				return fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 			}
+			w, err := rt.StartWorker(c, db)
+			if err != nil {
+				_ = ln.Close()
+				return err
+			}
+			log.Info("worker running", "task_queue", cfg.TemporalTaskQueue, "temporal", rt.Temporal.Describe(), "metrics", ln.Addr().String())
+			var stopping atomic.Bool
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", rt.Metrics.Handler())
 			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-			return app.Serve(ctx, ln, mux, log)
+			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+				if stopping.Load() {
+					http.Error(w, "stopping", http.StatusServiceUnavailable)
+					return
+				}
+				rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				if err := db.Ping(rctx); err != nil {
+					http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+				if _, err := c.CheckHealth(rctx, &client.CheckHealthRequest{}); err != nil {
+					http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+				_, _ = w.Write([]byte("ready\n"))
+			})
+			// The listener outlives the signal, so that readiness is seen
+			// turning 503 while the worker drains.
+			srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+			served := make(chan error, 1)
+			go func() { served <- app.Serve(srvCtx, ln, mux, log) }()
+			select {
+			case <-ctx.Done():
+			case err := <-served:
+				w.Stop()
+				stopSrv()
+				return err
+			}
+			stopping.Store(true)
+			start := time.Now()
+			log.Info("stopping: not ready; no new tasks; running activities get WORKER_STOP_TIMEOUT", "timeout", cfg.WorkerStopTimeout.String())
+			w.Stop()
+			log.Info("worker stopped", "took", time.Since(start).Round(time.Millisecond).String())
+			stopSrv()
+			return <-served
 		},
 	}
 }

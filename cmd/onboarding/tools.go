@@ -21,33 +21,56 @@ import (
 // mode as its own process, for the api + worker topology on one machine
 // (benchmarks, fault tests).
 func temporalCmd() *cobra.Command {
-	return &cobra.Command{
+	var t devserver.TLS
+	cmd := &cobra.Command{
 		Use:   "temporal",
 		Short: "Run only the embedded Temporal server (and UI) of dev mode, state in DATA_DIR/temporal",
-		Args:  cobra.NoArgs,
+		Long: `temporal runs dev mode's embedded Temporal server (and its UI on TEMPORAL_UI_ADDR)
+as a process of its own, on TEMPORAL_ADDRESS, for api + worker set-ups on one
+machine. With --tls-cert, --tls-key and --tls-client-ca its frontend speaks TLS
+and requires client certificates signed by that CA (as a secured cluster does);
+the server's own clients present --tls-internal-cert (default: --tls-cert, which
+then needs the clientAuth usage too).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(config.ModeDev)
 			if err != nil {
 				return err
 			}
 			log := app.Logger(cfg)
-			srv, err := devserver.Start(cmd.Context(), devserver.Options{
+			opts := devserver.Options{
 				DataDir:          filepath.Join(cfg.DataDir, "temporal"),
 				FrontendAddr:     cfg.TemporalAddress,
 				UIAddr:           cfg.TemporalUIAddr,
 				Namespace:        cfg.TemporalNamespace,
 				SearchAttributes: workflows.SearchAttributeNames,
 				Log:              log,
-			})
+			}
+			if t.CertFile != "" || t.KeyFile != "" || t.ClientCAFile != "" {
+				opts.TLS = &t
+			}
+			srv, err := devserver.Start(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
 			defer srv.Stop()
-			fmt.Fprintf(os.Stderr, "temporal ready: gRPC %s, UI %s, data %s\n", srv.FrontendAddr(), srv.UIURL(), cfg.DataDir)
+			mode := "plain gRPC"
+			if srv.TLSEnabled() {
+				mode = "TLS, client certificates from " + t.ClientCAFile
+			}
+			fmt.Fprintf(os.Stderr, "temporal ready: gRPC %s (%s), UI %s, data %s\n", srv.FrontendAddr(), mode, srv.UIURL(), cfg.DataDir)
 			<-cmd.Context().Done()
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&t.CertFile, "tls-cert", "", "frontend TLS certificate (PEM)")
+	f.StringVar(&t.KeyFile, "tls-key", "", "its private key (PEM)")
+	f.StringVar(&t.ClientCAFile, "tls-client-ca", "", "CA whose client certificates the frontend accepts (required with TLS)")
+	f.StringVar(&t.InternalCertFile, "tls-internal-cert", "", "client certificate of the server's own clients (default --tls-cert)")
+	f.StringVar(&t.InternalKeyFile, "tls-internal-key", "", "its key (default --tls-key)")
+	f.StringVar(&t.ServerCAFile, "tls-server-ca", "", "CA that signed --tls-cert, for the server's own clients (default --tls-client-ca)")
+	return cmd
 }
 
 // mailboxCmd runs only dev mode's SMTP capture server, with its HTTP

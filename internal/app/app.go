@@ -34,7 +34,9 @@ import (
 	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/nts"
 	"github.com/kcloud/onboarding/internal/password"
+	"github.com/kcloud/onboarding/internal/ratelimit"
 	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/internal/temporalconn"
 	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/workflows"
 )
@@ -47,12 +49,26 @@ type Runtime struct {
 	Metrics *metrics.Registry
 	Tracing *tracing.Tracing
 	Keyring *codec.Keyring
-	closers []func()
+	// Temporal is how api, worker and ops reach Temporal (envconfig); nil
+	// in dev mode, which dials its embedded server.
+	Temporal *temporalconn.Settings
+	// RateLimits is the shared rate-limit store (nil: per process).
+	RateLimits ratelimit.Store
+	closers    []func()
 }
 
 // New builds the runtime of a role from cfg.
 func New(ctx context.Context, cfg config.Config, mode config.Mode) (*Runtime, error) {
 	r := &Runtime{Cfg: cfg, Log: Logger(cfg), Metrics: metrics.New()}
+	if mode != config.ModeDev {
+		// Read first: a wrong certificate stops the process before anything starts.
+		ts, err := temporalconn.Load(nil)
+		if err != nil {
+			return nil, err
+		}
+		r.Temporal = ts
+		r.Cfg.TemporalAddress, r.Cfg.TemporalNamespace = ts.Address(), ts.Namespace()
+	}
 	tr, err := tracing.Setup(ctx, "onboarding-"+string(mode))
 	if err != nil {
 		return nil, err
@@ -179,19 +195,28 @@ func statementCaller(ctx context.Context) string {
 }
 
 // Dial connects a Temporal client that encrypts payloads, reports SDK
-// metrics and (when on) traces, waiting up to wait for the frontend.
+// metrics and (when on) traces, waiting up to wait for the frontend. api,
+// worker and ops take the connection from the environment as the Temporal
+// CLI does (TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles);
+// a TLS, certificate or API key problem fails at once, naming the setting.
 func (r *Runtime) Dial(ctx context.Context, wait time.Duration) (client.Client, error) {
+	ts := r.Temporal
+	if ts == nil {
+		// dev: its own embedded server, plain gRPC on loopback.
+		var err error
+		ts, err = temporalconn.Load(plainEnv{address: r.Cfg.TemporalAddress, namespace: r.Cfg.TemporalNamespace})
+		if err != nil {
+			return nil, err
+		}
+	}
+	opts := ts.Options
 	dc := codec.DataConverter(r.Keyring)
 	mh, closer := r.Metrics.Temporal()
 	r.closers = append(r.closers, func() { _ = closer.Close() })
-	opts := client.Options{
-		HostPort:         r.Cfg.TemporalAddress,
-		Namespace:        r.Cfg.TemporalNamespace,
-		Logger:           tlog.NewStructuredLogger(r.Log.With("component", "temporal-sdk")),
-		DataConverter:    dc,
-		FailureConverter: codec.FailureConverter(dc),
-		MetricsHandler:   mh,
-	}
+	opts.Logger = tlog.NewStructuredLogger(r.Log.With("component", "temporal-sdk"))
+	opts.DataConverter = dc
+	opts.FailureConverter = codec.FailureConverter(dc)
+	opts.MetricsHandler = mh
 	if r.Cfg.TemporalCompression == "none" {
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
@@ -202,22 +227,23 @@ func (r *Runtime) Dial(ctx context.Context, wait time.Duration) (client.Client, 
 		}
 		opts.Interceptors = []interceptor.ClientInterceptor{ti}
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		c, err := client.DialContext(ctx, opts)
-		if err == nil {
-			return c, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("temporal at %s: %w", r.Cfg.TemporalAddress, err)
-		}
-		r.Log.Warn("waiting for Temporal", "address", r.Cfg.TemporalAddress, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
+	return temporalconn.Dial(ctx, ts, opts, wait, r.Log)
+}
+
+// plainEnv is dev mode's connection: its embedded server, no file, no TLS.
+type plainEnv struct{ address, namespace string }
+
+func (e plainEnv) Environ() []string { return nil }
+func (e plainEnv) LookupEnv(k string) (string, bool) {
+	switch k {
+	case "TEMPORAL_ADDRESS":
+		return e.address, true
+	case "TEMPORAL_NAMESPACE":
+		return e.namespace, true
+	case "TEMPORAL_CONFIG_FILE":
+		return os.DevNull, true
 	}
+	return "", false
 }
 
 // Settings are the timings new sign-ups run with.
@@ -261,6 +287,9 @@ func (r *Runtime) Worker(c client.Client, acts *activities.Activities) worker.Wo
 	w := worker.New(c, r.Cfg.TemporalTaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskPollers: r.Cfg.WorkerPollers,
 		MaxConcurrentActivityTaskPollers: max(2, r.Cfg.WorkerPollers/2),
+		// On Stop the worker stops polling and lets running activities
+		// finish for this long before cancelling them.
+		WorkerStopTimeout: r.Cfg.WorkerStopTimeout,
 	})
 	w.RegisterWorkflowWithOptions(workflows.Signup, workflow.RegisterOptions{Name: workflows.SignupWorkflowName})
 	w.RegisterWorkflow(workflows.PasswordReset)
@@ -315,12 +344,56 @@ func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Se
 		Metrics:  r.Metrics,
 		Tracing:  r.Tracing,
 		Keyring:  r.Keyring,
+
+		RateLimits: r.RateLimits,
 	})
+}
+
+// OpenRateLimits opens RATE_LIMIT_STORE for the API: memory keeps the
+// limits in this process (each replica counts alone, which it says),
+// postgres counts in the application database, redis://… in Redis.
+func (r *Runtime) OpenRateLimits(ctx context.Context, db *store.DB) error {
+	switch v := r.Cfg.RateLimitStore; {
+	case r.Cfg.RateLimits != "on":
+		return nil
+	case v == "memory" || v == "":
+		r.Log.Warn("rate limits are counted in this process (RATE_LIMIT_STORE=memory): with several api replicas each one counts alone; use postgres or redis://… there")
+	case v == "postgres":
+		r.RateLimits = ratelimit.NewSQL(db.DB, string(db.Dialect))
+		r.Log.Info("rate limits are counted in the application database", "dialect", db.Dialect)
+	default:
+		rs, err := ratelimit.OpenRedis(ctx, v, "onboarding:")
+		if err != nil {
+			return err
+		}
+		r.RateLimits = rs
+		r.closers = append(r.closers, func() { _ = rs.Close() })
+		r.Log.Info("rate limits are counted in Redis")
+	}
+	return nil
 }
 
 // Serve runs the HTTP server on ln until ctx ends, then drains it for up
 // to 10s.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	return ServeGraceful(ctx, ln, h, log, Shutdown{Timeout: 10 * time.Second})
+}
+
+// Shutdown is how a server stops once asked to.
+type Shutdown struct {
+	// Stopping is called first (readiness turns 503).
+	Stopping func()
+	// Delay: the server goes on serving (closing each connection after its
+	// answer) so that load balancers notice the readiness and stop sending.
+	Delay time.Duration
+	// Timeout: then the listener closes and in-flight requests get this long.
+	Timeout time.Duration
+}
+
+// ServeGraceful runs the HTTP server on ln until ctx ends, then stops it as
+// sd says: not ready, still serving for Delay, then no new connections and
+// up to Timeout for the requests in flight.
+func ServeGraceful(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, sd Shutdown) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 		ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -330,10 +403,22 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		return fmt.Errorf("http %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if sd.Stopping != nil {
+		sd.Stopping()
+	}
+	if sd.Delay > 0 {
+		log.Info("stopping: not ready; still serving while load balancers notice", "delay", sd.Delay.String())
+		srv.SetKeepAlivesEnabled(false)
+		time.Sleep(sd.Delay)
+	}
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), sd.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "error", err)
+		log.Warn("http shutdown: requests still in flight were cut", "timeout", sd.Timeout.String(), "error", err)
+		_ = srv.Close()
+	} else if sd.Delay > 0 {
+		log.Info("stopped accepting; requests in flight finished", "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return nil
 }

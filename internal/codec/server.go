@@ -60,7 +60,7 @@ func authorized(r *http.Request, token string, sessions *Sessions) bool {
 		return true
 	}
 	if c, err := r.Cookie(CookieName); err == nil && sessions != nil {
-		return sessions.Valid(c.Value)
+		return sessions.Valid(r.Context(), c.Value)
 	}
 	return false
 }

@@ -1,51 +1,83 @@
 package codec
 
 import (
+	"context"
 	"crypto/subtle"
+	"fmt"
 	"html/template"
 	"net/http"
 	"sync"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/kcloud/onboarding/internal/secret"
 )
 
-// Sessions are operators' codec logins, kept in memory (by hash) for the
-// life of the process: a browser cannot send a bearer token from the
-// Temporal UI, so an operator logs in once and the UI's requests carry a
-// cookie instead.
+// Sessions are operators' codec logins, by token hash: a browser cannot
+// send a bearer token from the Temporal UI, so an operator logs in once and
+// the UI's requests carry a cookie instead. With a database they live in
+// its codec_sessions table, so that every api replica knows every login;
+// without one (tests), in this process.
 type Sessions struct {
-	mu  sync.Mutex
 	ttl time.Duration
-	m   map[string]time.Time // token hash → expiry
+	db  *gorm.DB // nil: in memory
+
+	mu sync.Mutex
+	m  map[string]time.Time // token hash → expiry
 }
 
-// NewSessions keeps logins for ttl.
+// NewSessions keeps logins for ttl in this process.
 func NewSessions(ttl time.Duration) *Sessions {
 	return &Sessions{ttl: ttl, m: map[string]time.Time{}}
 }
 
-func (s *Sessions) start() (string, time.Time) {
+// NewDBSessions keeps logins for ttl in db's codec_sessions table.
+func NewDBSessions(db *gorm.DB, ttl time.Duration) *Sessions {
+	return &Sessions{ttl: ttl, db: db}
+}
+
+func (s *Sessions) start(ctx context.Context) (string, time.Time, error) {
 	token, hash := secret.NewToken()
-	exp := time.Now().Add(s.ttl)
+	now := time.Now().UTC()
+	exp := now.Add(s.ttl)
+	if s.db != nil {
+		db := s.db.WithContext(ctx)
+		// Expired logins go as new ones come: there are few.
+		if err := db.Exec("DELETE FROM codec_sessions WHERE expires_at < ?", now).Error; err != nil {
+			return "", time.Time{}, fmt.Errorf("codec sessions: %w", err)
+		}
+		if err := db.Exec("INSERT INTO codec_sessions (token_hash, expires_at, created_at) VALUES (?, ?, ?)", hash, exp, now).Error; err != nil {
+			return "", time.Time{}, fmt.Errorf("codec sessions: %w", err)
+		}
+		return token, exp, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
 	for h, e := range s.m {
 		if now.After(e) {
 			delete(s.m, h)
 		}
 	}
 	s.m[hash] = exp
-	return token, exp
+	return token, exp, nil
 }
 
 // Valid reports whether token is a live login.
-func (s *Sessions) Valid(token string) bool {
+func (s *Sessions) Valid(ctx context.Context, token string) bool {
+	if token == "" {
+		return false
+	}
+	now := time.Now().UTC()
+	if s.db != nil {
+		var n int64
+		err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM codec_sessions WHERE token_hash = ? AND expires_at > ?", secret.Hash(token), now).Scan(&n).Error
+		return err == nil && n == 1
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.m[secret.Hash(token)]
-	return ok && time.Now().Before(exp)
+	return ok && now.Before(exp)
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -74,7 +106,11 @@ func LoginHandler(token string, sessions *Sessions, secure bool) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, 4096)
 			got := r.PostFormValue("token")
 			if token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
-				t, exp := sessions.start()
+				t, exp, err := sessions.start(r.Context())
+				if err != nil {
+					http.Error(w, "could not keep the login; try again", http.StatusServiceUnavailable)
+					return
+				}
 				http.SetCookie(w, &http.Cookie{Name: CookieName, Value: t, Path: "/codec", Expires: exp,
 					HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 				data.OK, data.Until = true, exp.UTC().Format(time.RFC3339)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -99,6 +100,19 @@ type Config struct {
 	DevCapture bool   `env:"-"`
 	LogFormat  string `env:"LOG_FORMAT"`
 	LogLevel   string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// RateLimitStore is where the abuse limits count: memory (per process),
+	// postgres (the application database) or redis://host:port/N.
+	RateLimitStore string `env:"RATE_LIMIT_STORE" envDefault:"memory"`
+	// WorkerStopTimeout is how long a stopping worker lets running
+	// activities finish.
+	WorkerStopTimeout time.Duration `env:"WORKER_STOP_TIMEOUT" envDefault:"30s"`
+	// ShutdownDelay is how long a stopping api answers /readyz 503 while
+	// still serving, so load balancers take it out first (api 5s, dev 0).
+	ShutdownDelay time.Duration `env:"SHUTDOWN_DELAY"`
+	// ShutdownTimeout is how long in-flight requests get to finish after
+	// the listener stops accepting.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 }
 
 // Load reads the environment for the given mode and checks the result.
@@ -115,6 +129,9 @@ func Load(mode Mode) (Config, error) {
 	}
 	if c.CodecToken == "" {
 		c.CodecToken = c.AdminToken
+	}
+	if _, set := os.LookupEnv("SHUTDOWN_DELAY"); !set && mode == ModeAPI {
+		c.ShutdownDelay = 5 * time.Second
 	}
 	if c.TemporalCompression == "" {
 		c.TemporalCompression = "gzip"
@@ -209,12 +226,38 @@ func (c Config) validate(mode Mode) error {
 	if c.WorkerCacheSize < 1 {
 		errs = append(errs, errors.New("WORKER_CACHE_SIZE must be at least 1"))
 	}
+	if c.WorkerStopTimeout < 0 || c.ShutdownDelay < 0 || c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("WORKER_STOP_TIMEOUT, SHUTDOWN_DELAY and SHUTDOWN_TIMEOUT must not be negative"))
+	}
+	if err := checkRateLimitStore(c.RateLimitStore, c.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.LogFormat {
 	case "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text, not %q", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// checkRateLimitStore accepts memory, postgres (the application database)
+// or a redis:// URL.
+func checkRateLimitStore(v, databaseURL string) error {
+	switch {
+	case v == "memory":
+		return nil
+	case v == "postgres":
+		if databaseURL == "" {
+			return errors.New("RATE_LIMIT_STORE=postgres counts in the application database: set DATABASE_URL")
+		}
+		return nil
+	case strings.HasPrefix(v, "redis://") || strings.HasPrefix(v, "rediss://"):
+		if _, err := url.Parse(v); err != nil {
+			return fmt.Errorf("RATE_LIMIT_STORE: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("RATE_LIMIT_STORE must be memory, postgres or redis://host:port/N, not %q", v)
 }
 
 // PublicURL joins a path to PUBLIC_BASE_URL.

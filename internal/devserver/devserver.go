@@ -7,6 +7,8 @@ package devserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -29,6 +31,7 @@ import (
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
 )
 
 // Options configure the embedded server.
@@ -47,6 +50,54 @@ type Options struct {
 	// LogLevel of the server's own log, written to DataDir/temporal.log.
 	LogLevel string
 	Log      *slog.Logger
+	// TLS, when set, serves the frontend with TLS and requires client
+	// certificates signed by TLS.ClientCAFile (mutual TLS).
+	TLS *TLS
+	// FrontendInterceptors see every frontend call (tests check what
+	// clients send, such as the authorization header).
+	FrontendInterceptors []grpc.UnaryServerInterceptor
+}
+
+// TLS is the frontend's mutual TLS. The server's own clients (its system
+// worker, the UI, the search attribute registration) present
+// InternalCertFile, which the client CA must have signed; by default the
+// server's certificate, which then needs the clientAuth usage too.
+type TLS struct {
+	CertFile, KeyFile string
+	ClientCAFile      string
+	// InternalCertFile and InternalKeyFile: default CertFile and KeyFile.
+	InternalCertFile, InternalKeyFile string
+	// ServerCAFile verifies the frontend's certificate for the internal
+	// clients: default ClientCAFile.
+	ServerCAFile string
+}
+
+func (t *TLS) withDefaults() *TLS {
+	c := *t
+	if c.InternalCertFile == "" {
+		c.InternalCertFile, c.InternalKeyFile = c.CertFile, c.KeyFile
+	}
+	if c.ServerCAFile == "" {
+		c.ServerCAFile = c.ClientCAFile
+	}
+	return &c
+}
+
+// clientConfig is the TLS of the server's own clients.
+func (t *TLS) clientConfig(serverName string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.InternalCertFile, t.InternalKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: internal client certificate: %w", err)
+	}
+	ca, err := os.ReadFile(t.ServerCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: server CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("devserver: server CA %s: no certificate", t.ServerCAFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Server is a running embedded Temporal server.
@@ -70,6 +121,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.TLS != nil {
+		opts.TLS = opts.TLS.withDefaults()
+		for name, f := range map[string]string{"certificate": opts.TLS.CertFile, "key": opts.TLS.KeyFile, "client CA": opts.TLS.ClientCAFile} {
+			if f == "" {
+				return nil, fmt.Errorf("devserver: TLS needs the server %s", name)
+			}
+		}
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
@@ -125,6 +184,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t := opts.TLS; t != nil {
+		client := config.ClientTLS{ServerName: host, RootCAFiles: []string{t.ServerCAFile}}
+		cfg.Global.TLS = config.RootTLS{
+			Frontend: config.GroupTLS{
+				Server: config.ServerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile,
+					ClientCAFiles: []string{t.ClientCAFile}, RequireClientAuth: true},
+				Client: client,
+			},
+			SystemWorker: config.WorkerTLS{CertFile: t.InternalCertFile, KeyFile: t.InternalKeyFile, Client: client},
+		}
+	}
 	logger := tlog.NewZapLogger(tlog.BuildZapLogger(tlog.Config{
 		Level: opts.LogLevel, OutputFile: filepath.Join(opts.DataDir, "temporal.log"), Format: "json",
 	}))
@@ -148,6 +218,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithDynamicConfigClient(dyn),
+		temporal.WithChainedFrontendGrpcInterceptors(opts.FrontendInterceptors...),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
@@ -161,7 +232,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.UIAddr != "" {
-		ui, err := startUI(opts.UIAddr, s.FrontendAddr(), opts.Namespace, opts.UICodecEndpoint)
+		ui, err := startUI(opts.UIAddr, s.FrontendAddr(), opts.Namespace, opts.UICodecEndpoint, opts.TLS)
 		if err != nil {
 			s.Stop()
 			return nil, err
@@ -170,6 +241,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	return s, nil
 }
+
+// TLSEnabled reports whether the frontend requires mutual TLS.
+func (s *Server) TLSEnabled() bool { return s.opts.TLS != nil }
 
 // FrontendAddr is the gRPC address clients dial.
 func (s *Server) FrontendAddr() string {
@@ -211,8 +285,16 @@ func (s *Server) Stop() {
 // addSearchAttributes registers the custom attributes through the operator
 // API: the namespace row of an older file may lack attributes added since.
 func (s *Server) addSearchAttributes(ctx context.Context) error {
-	c, err := client.Dial(client.Options{HostPort: s.FrontendAddr(), Namespace: s.opts.Namespace,
-		Logger: discardSDKLogger{}})
+	copts := client.Options{HostPort: s.FrontendAddr(), Namespace: s.opts.Namespace, Logger: discardSDKLogger{}}
+	if s.opts.TLS != nil {
+		host, _, _ := net.SplitHostPort(s.FrontendAddr())
+		tc, err := s.opts.TLS.clientConfig(host)
+		if err != nil {
+			return err
+		}
+		copts.ConnectionOptions.TLS = tc
+	}
+	c, err := client.Dial(copts)
 	if err != nil {
 		return fmt.Errorf("devserver: dial: %w", err)
 	}

@@ -21,7 +21,7 @@ func StartUI(addr, frontend, namespace, codecEndpoint string) (*UI, error) {
 	if err := portFree(addr); err != nil {
 		return nil, fmt.Errorf("devserver: Temporal UI address %s is in use: %w", addr, err)
 	}
-	u, err := startUI(addr, frontend, namespace, codecEndpoint)
+	u, err := startUI(addr, frontend, namespace, codecEndpoint, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func StartUI(addr, frontend, namespace, codecEndpoint string) (*UI, error) {
 func (u *UI) Stop() { u.ui.stop() }
 
 // startUI serves the Temporal Web UI for the frontend at frontend.
-func startUI(addr, frontend, namespace, codecEndpoint string) (*uiServer, error) {
+func startUI(addr, frontend, namespace, codecEndpoint string, t *TLS) (*uiServer, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: TEMPORAL_UI_ADDR %q: %w", addr, err)
@@ -50,6 +50,11 @@ func startUI(addr, frontend, namespace, codecEndpoint string) (*uiServer, error)
 		HideLogs:            true,
 		DisableNewsFetch:    true,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}
+	if t != nil {
+		fh, _, _ := net.SplitHostPort(frontend)
+		cfg.TLS = uiconfig.TLS{CaFile: t.ServerCAFile, CertFile: t.InternalCertFile, KeyFile: t.InternalKeyFile,
+			ServerName: fh, EnableHostVerification: true}
 	}
 	if codecEndpoint != "" {
 		cfg.Codec = uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: true}

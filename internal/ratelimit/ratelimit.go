@@ -1,8 +1,11 @@
 // Package ratelimit limits how often one key (an IP address, a sign-up, an
-// account) may do something, with token buckets kept in memory per process.
+// account) may do something: burst actions at once, refilled one every
+// interval. The buckets live in memory per process unless a Store shared
+// by the replicas (PostgreSQL or Redis) is attached.
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -11,6 +14,8 @@ import (
 
 // Limiter is a token bucket per key.
 type Limiter struct {
+	shared  Store  // nil: the buckets below, in this process
+	name    string // the limit's name in the shared store
 	mu      sync.Mutex
 	every   time.Duration
 	burst   int
@@ -29,8 +34,36 @@ func New(burst int, every time.Duration) *Limiter {
 	return &Limiter{every: every, burst: burst, buckets: map[string]*bucket{}, now: time.Now}
 }
 
-// Allow takes a token for key. When there is none it says how long until
-// there will be.
+// Share counts this limit in store under name (with the rule, so that a
+// changed rule starts afresh), instead of in this process.
+func (l *Limiter) Share(store Store, name string) {
+	if store == nil {
+		return
+	}
+	l.shared, l.name = store, name
+}
+
+// Rule is the limit's shape.
+func (l *Limiter) Rule() Rule { return Rule{Burst: l.burst, Every: l.every} }
+
+// AllowContext takes a token for key from the shared store when there is
+// one, else from this process's bucket. A store that fails lets the call
+// through (with the error): an outage of the counter must not lock
+// everyone out.
+func (l *Limiter) AllowContext(ctx context.Context, key string) (bool, time.Duration, error) {
+	if l.shared == nil {
+		ok, retry := l.Allow(key)
+		return ok, retry, nil
+	}
+	ok, retry, err := l.shared.Allow(ctx, l.name+"|"+key, l.Rule())
+	if err != nil {
+		return true, 0, err
+	}
+	return ok, retry, nil
+}
+
+// Allow takes a token for key in this process. When there is none it says
+// how long until there will be.
 func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
