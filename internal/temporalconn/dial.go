@@ -162,7 +162,8 @@ func (s *Settings) clientCertRefused(msg string) error {
 	if s.ClientCert == nil {
 		return fatalf("TEMPORAL_TLS_CLIENT_CERT_PATH: the server at %s wants a client certificate and none is set (it said: %s)", s.Address(), alert)
 	}
-	return fatalf("%s: the server at %s refused the client certificate %q (it said: %s)", s.certSetting(), s.Address(), s.ClientCert.Subject.String(), alert)
+	return fatalf("%s: the server at %s refused the client certificate %q (issued by %q): is it signed by the CA the server trusts, and valid? (it said: %s)",
+		s.certSetting(), s.Address(), s.ClientCert.Subject.String(), s.ClientCert.Issuer.String(), alert)
 }
 
 // explain turns an SDK dial error into a setting's error when waiting would

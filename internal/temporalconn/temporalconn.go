@@ -96,6 +96,9 @@ func Load(env envconfig.EnvLookup) (*Settings, error) {
 	if env == nil {
 		env = envconfig.EnvLookupOS
 	}
+	// A variable set to "" counts as unset (envconfig would turn TLS on for
+	// an empty TEMPORAL_TLS_* variable, as deployment templates leave them).
+	env = nonEmpty{env}
 	s := &Settings{env: env}
 	s.File, _ = env.LookupEnv("TEMPORAL_CONFIG_FILE")
 	if s.File == "" {
@@ -214,6 +217,17 @@ func (s *Settings) check(now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// nonEmpty hides variables set to "".
+type nonEmpty struct{ envconfig.EnvLookup }
+
+func (e nonEmpty) LookupEnv(k string) (string, bool) {
+	v, ok := e.EnvLookup.LookupEnv(k)
+	if v == "" {
+		return "", false
+	}
+	return v, ok
 }
 
 // readPEM reads a file or takes the data; nil when neither is set.
