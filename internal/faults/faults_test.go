@@ -63,15 +63,25 @@ type run struct {
 	topo *topology.Topology
 	db   *store.DB
 	dir  string
+	// url is where the simulated people call (default: the first api).
+	url string
 }
 
 func start(t *testing.T, workers int, dbURL string, env ...string) *run {
 	t.Helper()
+	return startWith(t, topology.Options{DatabaseURL: dbURL, Workers: workers, Env: env})
+}
+
+// startWith runs the topology o describes (Bin, Dir and the database are
+// filled in).
+func startWith(t *testing.T, o topology.Options) *run {
+	t.Helper()
 	dir := t.TempDir()
-	if dbURL == "" {
-		dbURL = storetest.URL(t)
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = storetest.URL(t)
 	}
-	topo, err := topology.New(topology.Options{Bin: bin, Dir: dir, DatabaseURL: dbURL, Workers: workers, Env: env})
+	o.Bin, o.Dir = bin, dir
+	topo, err := topology.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +94,7 @@ func start(t *testing.T, workers int, dbURL string, env ...string) *run {
 	t.Cleanup(func() {
 		topo.Close()
 		if t.Failed() {
-			for _, p := range append([]*topology.Proc{topo.Temporal, topo.Mailbox, topo.API}, topo.Workers...) {
+			for _, p := range topo.Procs() {
 				b, _ := os.ReadFile(p.Log())
 				if len(b) > 3000 {
 					b = b[len(b)-3000:]
@@ -127,7 +137,11 @@ func (r *run) drive(n, concurrency int, park bool, fault func(ctx context.Contex
 		go func() { defer wg.Done(); fault(faultCtx) }()
 	}
 	start := time.Now()
-	res, err := bench.Run(ctx, bench.Options{BaseURL: r.topo.APIURL, MailboxURL: r.topo.MailboxURL, Concurrency: concurrency,
+	base := r.url
+	if base == "" {
+		base = r.topo.APIURL
+	}
+	res, err := bench.Run(ctx, bench.Options{BaseURL: base, MailboxURL: r.topo.MailboxURL, Concurrency: concurrency,
 		Count: n, ThinkMin: 50 * time.Millisecond, ThinkMax: 300 * time.Millisecond, Park: park, Retry: 60,
 		MailWait: 4 * time.Minute, MetricsURLs: r.topo.MetricsURLs, Done: outs.add, RunID: "f" + strconv.Itoa(rand.IntN(1e6))})
 	elapsed := time.Since(start)

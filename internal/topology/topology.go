@@ -87,6 +87,35 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// Term sends SIGTERM to the process (a graceful stop) without waiting.
+func (p *Proc) Term() {
+	if p.Running() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+}
+
+// Wait waits up to within for the process to exit, reporting whether it did.
+func (p *Proc) Wait(within time.Duration) bool {
+	if p.done == nil {
+		return true
+	}
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(within):
+		return false
+	}
+}
+
+// ExitCode is the exit status of a process that has ended (-1 if killed
+// by a signal or still running).
+func (p *Proc) ExitCode() int {
+	if p.cmd == nil || p.cmd.ProcessState == nil || p.Running() {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
 // Stop sends SIGTERM and waits up to 30 s, then kills.
 func (p *Proc) Stop() {
 	if !p.Running() {
@@ -106,7 +135,18 @@ type Options struct {
 	Dir         string // state and logs
 	DatabaseURL string // default: SQLite in Dir
 	Workers     int    // default 1
+	APIs        int    // default 1
 	Env         []string
+	// TLS, when set, runs Temporal with mutual TLS and gives the api and
+	// workers the client certificate.
+	TLS *TLS
+}
+
+// TLS is the certificate files of a mutual-TLS Temporal.
+type TLS struct {
+	ServerCert, ServerKey string // the frontend's (with clientAuth too: the server's own clients use it)
+	CA                    string // signed the server's and the clients' certificates
+	ClientCert, ClientKey string // the api's and workers'
 }
 
 // Topology is the running set of processes.
@@ -114,14 +154,18 @@ type Topology struct {
 	opts         Options
 	Temporal     *Proc
 	Mailbox      *Proc
-	API          *Proc
+	API          *Proc // APIs[0]
+	APIs         []*Proc
 	Workers      []*Proc
 	TemporalAddr string
-	APIURL       string
-	MailboxURL   string
-	SMTPAddr     string
-	MetricsURLs  []string
-	AdminToken   string
+	APIURL       string   // APIURLs[0]
+	APIURLs      []string // one per api
+	// WorkerURLs are the workers' METRICS_ADDR listeners (/readyz, /metrics).
+	WorkerURLs  []string
+	MailboxURL  string
+	SMTPAddr    string
+	MetricsURLs []string
+	AdminToken  string
 }
 
 func freePort() (int, error) {
@@ -145,6 +189,9 @@ func addr() (string, error) {
 func New(o Options) (*Topology, error) {
 	if o.Workers == 0 {
 		o.Workers = 1
+	}
+	if o.APIs == 0 {
+		o.APIs = 1
 	}
 	if o.DatabaseURL == "" {
 		o.DatabaseURL = "sqlite://" + filepath.Join(o.Dir, "app.db")
@@ -179,15 +226,38 @@ func New(o Options) (*Topology, error) {
 		"RATE_LIMITS=off",
 		"LOG_LEVEL=warn",
 		"TEMPORAL_GRPC_COMPRESSION=none",
+		// A short drain: these processes sit behind no load balancer
+		// unless a test puts one there (and sets its own delay).
+		"SHUTDOWN_DELAY=200ms",
 	)
+	temporalArgs := []string{"temporal"}
+	if o.TLS != nil {
+		temporalArgs = append(temporalArgs, "--tls-cert", o.TLS.ServerCert, "--tls-key", o.TLS.ServerKey, "--tls-client-ca", o.TLS.CA)
+		base = append(base,
+			"TEMPORAL_TLS_CLIENT_CERT_PATH="+o.TLS.ClientCert,
+			"TEMPORAL_TLS_CLIENT_KEY_PATH="+o.TLS.ClientKey,
+			"TEMPORAL_TLS_SERVER_CA_CERT_PATH="+o.TLS.CA)
+	}
 	base = append(base, o.Env...)
 	proc := func(name string, env []string, args ...string) *Proc {
 		return &Proc{Name: name, args: append([]string{o.Bin}, args...), env: env, log: filepath.Join(o.Dir, name+".log")}
 	}
-	t.Temporal = proc("temporal", base, "temporal")
+	t.Temporal = proc("temporal", base, temporalArgs...)
 	t.Mailbox = proc("mailbox", base, "mailbox", "--http", mailboxHTTP)
-	t.API = proc("api", slices.Concat(base, []string{"HTTP_ADDR=" + apiAddr}), "api")
-	t.MetricsURLs = []string{t.APIURL + "/metrics"}
+	for i := 0; i < o.APIs; i++ {
+		a, name := apiAddr, "api"
+		if i > 0 {
+			var err error
+			if a, err = addr(); err != nil {
+				return nil, err
+			}
+			name = "api-" + strconv.Itoa(i)
+		}
+		t.APIs = append(t.APIs, proc(name, slices.Concat(base, []string{"HTTP_ADDR=" + a}), "api"))
+		t.APIURLs = append(t.APIURLs, "http://"+a)
+		t.MetricsURLs = append(t.MetricsURLs, "http://"+a+"/metrics")
+	}
+	t.API = t.APIs[0]
 	for i := 0; i < o.Workers; i++ {
 		m, err := addr()
 		if err != nil {
@@ -195,6 +265,7 @@ func New(o Options) (*Topology, error) {
 		}
 		t.Workers = append(t.Workers, proc("worker-"+strconv.Itoa(i), slices.Concat(base, []string{"METRICS_ADDR=" + m}), "worker"))
 		t.MetricsURLs = append(t.MetricsURLs, "http://"+m+"/metrics")
+		t.WorkerURLs = append(t.WorkerURLs, "http://"+m)
 	}
 	return t, nil
 }
@@ -213,16 +284,29 @@ func (t *Topology) Start(ctx context.Context) error {
 	if err := WaitHTTP(ctx, t.MailboxURL+"/readyz", 30*time.Second); err != nil {
 		return fmt.Errorf("mailbox: %w (see %s)", err, t.Mailbox.log)
 	}
-	// The API migrates the database; the workers start after it.
-	if err := t.API.Start(); err != nil {
-		return err
-	}
-	if err := WaitHTTP(ctx, t.APIURL+"/readyz", time.Minute); err != nil {
-		return fmt.Errorf("api: %w (see %s)", err, t.API.log)
+	// The first API migrates the database; the others and the workers
+	// start after it.
+	for i, a := range t.APIs {
+		if err := a.Start(); err != nil {
+			return err
+		}
+		if err := WaitHTTP(ctx, t.APIURLs[i]+"/readyz", time.Minute); err != nil {
+			return fmt.Errorf("%s: %w (see %s)", a.Name, err, a.log)
+		}
 	}
 	for _, w := range t.Workers {
 		if err := w.Start(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// WaitWorkers waits until every worker's /readyz answers 200.
+func (t *Topology) WaitWorkers(ctx context.Context, within time.Duration) error {
+	for i, w := range t.Workers {
+		if err := WaitHTTP(ctx, t.WorkerURLs[i]+"/readyz", within); err != nil {
+			return fmt.Errorf("%s: %w (see %s)", w.Name, err, w.log)
 		}
 	}
 	return nil
@@ -233,7 +317,9 @@ func (t *Topology) Close() {
 	for _, w := range t.Workers {
 		w.Stop()
 	}
-	t.API.Stop()
+	for _, a := range t.APIs {
+		a.Stop()
+	}
 	t.Mailbox.Stop()
 	t.Temporal.Stop()
 }
@@ -243,6 +329,11 @@ func (t *Topology) DatabaseURL() string { return t.opts.DatabaseURL }
 
 // Log returns a process's log file path.
 func (p *Proc) Log() string { return p.log }
+
+// Procs is every process of the topology.
+func (t *Topology) Procs() []*Proc {
+	return slices.Concat([]*Proc{t.Temporal, t.Mailbox}, t.APIs, t.Workers)
+}
 
 // WaitTCP waits until addr accepts connections.
 func WaitTCP(ctx context.Context, addr string, within time.Duration) error {
