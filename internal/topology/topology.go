@@ -168,21 +168,23 @@ type Topology struct {
 	AdminToken  string
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// ports hands out free loopback addresses, each different: it holds every
+// one open until release, so that the kernel cannot give one out twice.
+type ports struct{ held []net.Listener }
 
-func addr() (string, error) {
-	p, err := freePort()
+func (p *ports) addr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	return "127.0.0.1:" + strconv.Itoa(p), nil
+	p.held = append(p.held, l)
+	return l.Addr().String(), nil
+}
+
+func (p *ports) release() {
+	for _, l := range p.held {
+		_ = l.Close()
+	}
 }
 
 // New lays out a topology on free loopback ports; nothing runs yet.
@@ -200,6 +202,9 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	t := &Topology{opts: o, AdminToken: "topology-admin"}
+	var free ports
+	defer free.release()
+	addr := free.addr
 	var ports [5]string
 	for i := range ports {
 		a, err := addr()
