@@ -64,17 +64,25 @@ func newBalancer(t *testing.T, backends []string) *balancer {
 	return b
 }
 
-// watch polls each backend's readiness, as a load balancer's health check.
+// watch polls each backend's readiness, as a load balancer's health
+// check: an answer counts at once (200 ready, anything else not), while a
+// check that gets no answer (a busy machine) takes three in a row to count.
 func (b *balancer) watch(ctx context.Context) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	misses := make([]int, len(b.backends))
 	for {
 		for i, u := range b.backends {
 			res, err := c.Get(u + "/readyz")
-			ok := err == nil && res.StatusCode == 200
-			if res != nil {
-				res.Body.Close()
+			if err != nil {
+				misses[i]++
+				if misses[i] >= 3 || errors.Is(err, syscall.ECONNREFUSED) {
+					b.ready[i].Store(false)
+				}
+				continue
 			}
-			b.ready[i].Store(ok)
+			res.Body.Close()
+			misses[i] = 0
+			b.ready[i].Store(res.StatusCode == 200)
 		}
 		select {
 		case <-ctx.Done():

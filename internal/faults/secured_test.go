@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,6 +115,24 @@ func TestSecuredTemporal(t *testing.T) {
 	}
 }
 
+// readinessAfterTerm polls a stopping process's /readyz until it answers
+// other than 200, returning that status (0: it refused before answering 503).
+func readinessAfterTerm(u string) int {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; i < 50; i++ {
+		res, err := c.Get(u)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return res.StatusCode
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return http.StatusOK
+}
+
 // rollingSignups is how many sign-ups the rolling restart runs
 // (ROLLING_SIGNUPS, default 100 as the issue asks).
 func rollingSignups() int {
@@ -181,6 +200,15 @@ func TestRollingRestart(t *testing.T) {
 					lb.terminating(st.backend)
 				}
 				st.proc.Term()
+				if st.backend >= 0 {
+					// Readiness turns first: /readyz answers 503 while the
+					// api still serves (SHUTDOWN_DELAY), before it refuses.
+					if got := readinessAfterTerm(st.readyz); got != http.StatusServiceUnavailable {
+						t.Errorf("%s: /readyz right after SIGTERM answered %d, want 503 while still serving", st.name, got)
+					}
+				} else if got := readinessAfterTerm(st.readyz); got == http.StatusOK {
+					t.Errorf("%s: /readyz still 200 a second after SIGTERM", st.name)
+				}
 				if !st.proc.Wait(90 * time.Second) {
 					t.Errorf("%s did not stop within 90 s of SIGTERM", st.name)
 					st.proc.Kill()

@@ -1,0 +1,72 @@
+package ratelimit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kcloud/onboarding/internal/store/storetest"
+)
+
+// The database store spends a bucket like the in-process one: burst at
+// once, one more every interval, and says how long to wait.
+func TestSQLStore(t *testing.T) {
+	db := storetest.Open(t)
+	s := NewSQL(db.DB, string(db.Dialect))
+	now := time.Unix(1_800_000_000, 0)
+	s.now = func() time.Time { return now }
+	rule := Rule{Burst: 3, Every: time.Second}
+	steps := []struct {
+		key     string
+		advance time.Duration
+		want    bool
+	}{
+		{"a", 0, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
+		{"b", 0, true},
+		{"a", time.Second, true}, {"a", 0, false},
+		{"a", 3 * time.Second, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
+	}
+	ctx := context.Background()
+	for i, st := range steps {
+		now = now.Add(st.advance)
+		ok, retry, err := s.Allow(ctx, st.key, rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != st.want {
+			t.Fatalf("step %d (%s): allowed %v, want %v", i, st.key, ok, st.want)
+		}
+		if !ok && (retry <= 0 || retry > time.Second) {
+			t.Fatalf("step %d: retry after %s", i, retry)
+		}
+	}
+}
+
+// A limiter shared through a store counts there; one whose store fails
+// lets the call through and reports the error.
+func TestLimiterShared(t *testing.T) {
+	db := storetest.Open(t)
+	store := NewSQL(db.DB, string(db.Dialect))
+	a, b := New(2, time.Minute), New(2, time.Minute)
+	a.Share(store, "x")
+	b.Share(store, "x")
+	ctx := context.Background()
+	var allowed int
+	for _, l := range []*Limiter{a, b, a, b} {
+		ok, _, err := l.AllowContext(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("two limiters sharing a store allowed %d, want 2", allowed)
+	}
+	_ = db.Close()
+	ok, _, err := a.AllowContext(ctx, "k")
+	if !ok || err == nil {
+		t.Errorf("with the store closed: allowed %v, error %v; want allowed with an error", ok, err)
+	}
+}
