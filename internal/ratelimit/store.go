@@ -95,9 +95,10 @@ func (s *SQL) Allow(ctx context.Context, key string, rule Rule) (bool, time.Dura
 	every := rule.Every.Microseconds()
 	limit := every * int64(rule.Burst)
 	s.sweep(ctx, now)
-	q := strings.ReplaceAll(`INSERT INTO rate_limits (bucket, tat_us) VALUES (?, ? + ?)
-ON CONFLICT (bucket) DO UPDATE SET tat_us = GREATEST(rate_limits.tat_us, ?) + ?
-WHERE GREATEST(rate_limits.tat_us, ?) + ? - ? <= ?
+	// The parameters are typed: PostgreSQL cannot infer them in sums.
+	q := strings.ReplaceAll(`INSERT INTO rate_limits (bucket, tat_us) VALUES (?, CAST(? AS BIGINT) + CAST(? AS BIGINT))
+ON CONFLICT (bucket) DO UPDATE SET tat_us = GREATEST(rate_limits.tat_us, CAST(? AS BIGINT)) + CAST(? AS BIGINT)
+WHERE GREATEST(rate_limits.tat_us, CAST(? AS BIGINT)) + CAST(? AS BIGINT) - CAST(? AS BIGINT) <= CAST(? AS BIGINT)
 RETURNING tat_us`, "GREATEST", s.greatest)
 	var got []int64
 	if err := s.db.WithContext(ctx).Raw(q, key, now, every, now, every, now, every, now, limit).Scan(&got).Error; err != nil {
