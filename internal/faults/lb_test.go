@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +29,14 @@ type balancer struct {
 	srv      *http.Server
 	URL      string
 	tr       *http.Transport
+
+	// loseEvery: every loseEvery-th wizard answer (user-info, organization,
+	// submit) that the api gave is replaced by a 503, as when a load
+	// balancer times out on a step that was applied: the person repeats it
+	// with the same Idempotency-Key, which must land once. 0: none.
+	loseEvery int
+	eligible  atomic.Int64
+	lost      atomic.Int64
 
 	mu      sync.Mutex
 	records []exchange
@@ -142,6 +151,12 @@ func (b *balancer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		b.record(exchange{backend: i, sent: sent, status: res.StatusCode, path: r.URL.Path})
+		if b.loseEvery > 0 && res.StatusCode < 300 && r.Header.Get("Idempotency-Key") != "" && wizardStep(r) &&
+			b.eligible.Add(1)%int64(b.loseEvery) == 0 {
+			b.lost.Add(1)
+			b.unavailable(w, "the answer was lost on the way")
+			return
+		}
 		for k, v := range res.Header {
 			w.Header()[k] = v
 		}
@@ -150,11 +165,36 @@ func (b *balancer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.record(exchange{backend: -1, sent: time.Now(), status: http.StatusServiceUnavailable, path: r.URL.Path, proxy503: true})
+	b.unavailable(w, "no api replica is ready")
+}
+
+func (b *balancer) unavailable(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte(`{"error":{"code":"temporarily_unavailable","message":"no api replica is ready"}}`))
+	_, _ = w.Write([]byte(`{"error":{"code":"temporarily_unavailable","message":"` + msg + `"}}`))
 }
+
+// wizardStep reports whether r is a wizard step answered by a workflow
+// Update keyed by its Idempotency-Key.
+func wizardStep(r *http.Request) bool {
+	for _, suffix := range []string{"/user-info", "/organization", "/submit"} {
+		if strings.HasSuffix(r.URL.Path, suffix) && strings.HasPrefix(r.URL.Path, "/api/v1/signups/") {
+			return true
+		}
+	}
+	return false
+}
+
+// reset forgets what was recorded so far (the test's own start-up checks).
+func (b *balancer) reset() {
+	b.mu.Lock()
+	b.records = nil
+	b.mu.Unlock()
+}
+
+// isReady reports what the balancer last saw of backend i.
+func (b *balancer) isReady(i int) bool { return b.ready[i].Load() }
 
 // tally is what the backends answered.
 type tally struct {

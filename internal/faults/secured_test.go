@@ -159,10 +159,12 @@ func TestRollingRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	lb := newBalancer(t, r.topo.APIURLs)
+	lb.loseEvery = 25
 	r.url = lb.URL
 	if err := topology.WaitHTTP(ctx, lb.URL+"/readyz", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	lb.reset()
 
 	type step struct {
 		name    string
@@ -225,6 +227,11 @@ func TestRollingRestart(t *testing.T) {
 					t.Errorf("%s not ready again: %v (see %s)", st.name, err, st.proc.Log())
 					return
 				}
+				// As a deployment does: the next one goes only once the
+				// load balancer sends to this one again.
+				for st.backend >= 0 && !lb.isReady(st.backend) {
+					time.Sleep(50 * time.Millisecond)
+				}
 				timings = append(timings, timing{st.name, stopped, time.Since(t0), live})
 				sleep(context.Background(), 2*time.Second) // the pause between steps
 			}
@@ -248,6 +255,7 @@ func TestRollingRestart(t *testing.T) {
 	for _, q := range []struct{ what, sql string }{
 		{"sign-ups whose terms were accepted other than once", "SELECT COUNT(*) FROM (SELECT s.id FROM signups s LEFT JOIN audit_events a ON a.signup_id = s.id AND a.action = 'terms_accepted' GROUP BY s.id HAVING COUNT(a.id) <> 1) x"},
 		{"sign-ups submitted other than once", "SELECT COUNT(*) FROM (SELECT s.id FROM signups s LEFT JOIN audit_events a ON a.signup_id = s.id AND a.action = 'submitted' GROUP BY s.id HAVING COUNT(a.id) <> 1) x"},
+		{"sign-ups whose organization step landed other than once", "SELECT COUNT(*) FROM (SELECT s.id FROM signups s LEFT JOIN audit_events a ON a.signup_id = s.id AND a.action = 'organization_set' GROUP BY s.id HAVING COUNT(a.id) <> 1) x"},
 		{"organization names taken twice", "SELECT COUNT(*) FROM (SELECT name FROM organizations GROUP BY name HAVING COUNT(*) > 1) x"},
 	} {
 		var c int64
@@ -269,6 +277,9 @@ func TestRollingRestart(t *testing.T) {
 	if other := tl.answered5xx - tl.answered503; other != 0 {
 		t.Errorf("%d answers were 5xx other than 503", other)
 	}
+	if lb.lost.Load() == 0 {
+		t.Error("no wizard answer was replaced by a 503: the same-key retry went untested")
+	}
 	retried503 := 0
 	for _, k := range slices.Sorted(maps.Keys(res.Errors)) {
 		if strings.Contains(k, "temporarily_unavailable") {
@@ -288,10 +299,10 @@ func TestRollingRestart(t *testing.T) {
 		}
 	}
 	summary := fmt.Sprintf("rolling restart: %d sign-ups, %d passes (%d restarts) in %s; %d requests through the balancer %v; "+
-		"503s: %d from an api, %d from the balancer (no replica ready), %d retried by the people with the same key; "+
+		"503s: %d from an api, %d from the balancer (no replica ready), %d applied steps whose answer the balancer replaced by 503, %d retried by the people with the same key; "+
 		"accepted-before-SIGTERM answered 5xx: %d; longest step %s %.1f s (wizard p99 %.0f ms); longest restart %s %s",
 		len(outs), passes, len(timings), elapsed.Round(time.Second), tl.requests, tl.perBackend,
-		tl.answered503, tl.proxy503, retried503, tl.acceptedBeforeTerm5xx, slowest, ms/1000, res.WizardSteps.P99,
+		tl.answered503, tl.proxy503, lb.lost.Load(), retried503, tl.acceptedBeforeTerm5xx, slowest, ms/1000, res.WizardSteps.P99,
 		longestRestart.name, longestRestart.backUp.Round(time.Millisecond))
 	t.Log(summary)
 	if out := os.Getenv("ROLLING_REPORT"); out != "" {
