@@ -170,17 +170,7 @@ func (s *Settings) clientCertRefused(msg string) error {
 // not help.
 func (s *Settings) explain(err error) error {
 	msg := oneLine(err)
-	st, _ := status.FromError(errors.Unwrap(err))
-	if st == nil {
-		st, _ = status.FromError(err)
-	}
-	code := codes.Unknown
-	if st != nil {
-		code = st.Code()
-	}
-	if c := status.Code(err); c != codes.Unknown {
-		code = c
-	}
+	code := status.Code(err)
 	switch {
 	case code == codes.Unauthenticated || code == codes.PermissionDenied ||
 		strings.Contains(msg, "Unauthenticated") || strings.Contains(msg, "PermissionDenied"):

@@ -136,9 +136,6 @@ func (s *Settings) setting(env, key string) string {
 	if v, ok := s.env.LookupEnv(env); ok && v != "" {
 		return env
 	}
-	if v, ok := s.env.LookupEnv(env + "_DATA"); ok && v != "" {
-		return env + "_DATA"
-	}
 	if strings.HasSuffix(env, "_PATH") {
 		data := strings.TrimSuffix(env, "_PATH") + "_DATA"
 		if v, ok := s.env.LookupEnv(data); ok && v != "" {
