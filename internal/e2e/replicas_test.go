@@ -198,6 +198,33 @@ func TestReplicasOutboxOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d owed signals delivered once each; relay shares %v", n, sent)
+
+	// A relay that died holding a row: another takes it once the lease
+	// has run out, and not before.
+	held := func(leaseEnds time.Time) (string, string) {
+		id := uuid.NewString()
+		if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: signup.WorkflowID(id), TaskQueue: queue}, "OutboxReceiver"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), signup.WorkflowID(id), "", "test over") })
+		claim := "dead-relay"
+		row := models.SignalOutbox{ID: uuid.NewString(), SignupID: id, UserID: "u", Via: "invitation", CreatedAt: due,
+			NextAttemptAt: leaseEnds, ClaimToken: &claim}
+		if err := s.db.Create(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		return id, row.ID
+	}
+	_, expired := held(time.Now().UTC().Add(-time.Second))
+	_, live := held(time.Now().UTC().Add(outbox.Lease))
+	if _, err := relays[1].RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	s.db.Model(&models.SignalOutbox{}).Where("id IN ?", []string{expired, live}).Pluck("id", &left)
+	if len(left) != 1 || left[0] != live {
+		t.Errorf("rows left after a relay's round: %v, want only the one still leased (%s)", left, live)
+	}
 }
 
 // redisURL is the Redis the rate-limit test counts in (its own database
