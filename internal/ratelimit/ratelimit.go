@@ -6,6 +6,9 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,7 +43,7 @@ func (l *Limiter) Share(store Store, name string) {
 	if store == nil {
 		return
 	}
-	l.shared, l.name = store, name
+	l.shared, l.name = store, name+"/"+strconv.Itoa(l.burst)+"/"+l.every.String()
 }
 
 // Rule is the limit's shape.
@@ -55,7 +58,9 @@ func (l *Limiter) AllowContext(ctx context.Context, key string) (bool, time.Dura
 		ok, retry := l.Allow(key)
 		return ok, retry, nil
 	}
-	ok, retry, err := l.shared.Allow(ctx, l.name+"|"+key, l.Rule())
+	// Keys may be personal (an account's email): the store sees a hash.
+	sum := sha256.Sum256([]byte(key))
+	ok, retry, err := l.shared.Allow(ctx, l.name+"|"+base64.RawURLEncoding.EncodeToString(sum[:18]), l.Rule())
 	if err != nil {
 		return true, 0, err
 	}

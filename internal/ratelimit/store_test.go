@@ -53,7 +53,7 @@ func TestLimiterShared(t *testing.T) {
 	ctx := context.Background()
 	var allowed int
 	for _, l := range []*Limiter{a, b, a, b} {
-		ok, _, err := l.AllowContext(ctx, "k")
+		ok, _, err := l.AllowContext(ctx, "acme\x00owner@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,8 +64,13 @@ func TestLimiterShared(t *testing.T) {
 	if allowed != 2 {
 		t.Errorf("two limiters sharing a store allowed %d, want 2", allowed)
 	}
+	var plain int64
+	db.Raw("SELECT COUNT(*) FROM rate_limits WHERE bucket LIKE ?", "%example%").Scan(&plain)
+	if plain != 0 {
+		t.Error("the store holds the key (an email) in the clear")
+	}
 	_ = db.Close()
-	ok, _, err := a.AllowContext(ctx, "k")
+	ok, _, err := a.AllowContext(ctx, "acme\x00owner@example.com")
 	if !ok || err == nil {
 		t.Errorf("with the store closed: allowed %v, error %v; want allowed with an error", ok, err)
 	}
