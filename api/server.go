@@ -15,10 +15,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/outbox"
+	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/internal/web"
@@ -42,6 +44,9 @@ type Config struct {
 	TrustedProxies []string
 	RateLimits     bool
 	SecureCookies  bool
+	// Namespace is the Temporal namespace (erasing deletes a sign-up's
+	// closed workflow from it).
+	Namespace string
 }
 
 // Deps are the API's collaborators.
@@ -54,6 +59,8 @@ type Deps struct {
 	Metrics  *metrics.Registry
 	Tracing  *tracing.Tracing
 	Keyring  *codec.Keyring // for the codec server
+	Certs    *certstore.Store
+	Eraser   *retention.Eraser
 }
 
 // Server answers the contract's routes.
@@ -70,6 +77,8 @@ type Server struct {
 	pages    *web.Pages
 	limits   *limits
 	outbox   *outbox.Relay
+	certs    *certstore.Store
+	eraser   *retention.Eraser
 }
 
 // New returns a Server.
@@ -88,7 +97,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
-		outbox: outbox.New(d.DB, d.Temporal, d.Log)}
+		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser}
 	if cfg.RateLimits {
 		s.limits = newLimits()
 	}
@@ -147,6 +156,7 @@ func (s *Server) Handler() http.Handler {
 	admin.POST("/signups/:id/retry", s.adminRetry)
 	admin.POST("/signups/:id/resend-invite", s.adminResend)
 	admin.POST("/signups/:id/cancel", s.adminCancel)
+	admin.POST("/signups/:id/erase", s.adminErase)
 
 	s.mountPages(r)
 	s.mountCodec(r)
