@@ -168,31 +168,58 @@ type sealed struct {
 	KeyID  string
 }
 
+// objectWriter writes one object; nothing is committed before Close, and
+// Abort drops what was written.
+type objectWriter interface {
+	io.Writer
+	Close() error
+	Abort() error
+}
+
+// blobWriter is a gocloud writer: cancelling its context before Close
+// commits nothing (and removes the file backend's temporary file).
+type blobWriter struct {
+	w      *blob.Writer
+	cancel context.CancelFunc
+}
+
+func (b blobWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
+func (b blobWriter) Close() error                { return b.w.Close() }
+func (b blobWriter) Abort() error                { b.cancel(); _ = b.w.Close(); return nil }
+
+func (s *Store) newWriter(ctx context.Context, key string) (objectWriter, error) {
+	md := map[string]string{MetadataKeyID: s.keys.ActiveKeyID(), MetadataFormat: formatOBS1}
+	if s.scheme == "s3" {
+		var client *s3.Client
+		if s.bucket.As(&client) {
+			return newS3Writer(ctx, client, s.name, key, md), nil
+		}
+	}
+	opts := &blob.WriterOptions{ContentType: "application/octet-stream", Metadata: md}
+	if s.scheme == "gs" {
+		opts.BufferSize = 1 << 20 // resumable upload in 1 MiB chunks
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := s.bucket.NewWriter(wctx, key, opts)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return blobWriter{w: w, cancel: cancel}, nil
+}
+
 // put seals at most max bytes of r into key, hashing the plaintext on the
 // way. On any error the object does not exist: the write is aborted, never
 // committed.
 func (s *Store) put(ctx context.Context, key, certID string, r io.Reader, max int64) (sealed, error) {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	opts := &blob.WriterOptions{
-		ContentType: "application/octet-stream",
-		Metadata:    map[string]string{MetadataKeyID: s.keys.ActiveKeyID(), MetadataFormat: formatOBS1},
-	}
-	switch s.scheme {
-	case "s3":
-		// S3 multipart parts are at least 5 MiB: that is what an upload
-		// holds in memory, one part at a time.
-		opts.BufferSize, opts.MaxConcurrency = 5<<20, 1
-	case "gs":
-		opts.BufferSize = 1 << 20 // resumable upload in 1 MiB chunks
-	}
-	w, err := s.bucket.NewWriter(wctx, key, opts)
+	w, err := s.newWriter(ctx, key)
 	if err != nil {
 		return sealed{}, fmt.Errorf("certstore: %w", err)
 	}
 	abort := func(err error) (sealed, error) {
-		cancel()      // a cancelled writer commits nothing
-		_ = w.Close() // and removes its temporary file or multipart upload
+		if aerr := w.Abort(); aerr != nil {
+			s.log.Warn("certificate upload not aborted; the sweep will", "error", aerr)
+		}
 		return sealed{}, err
 	}
 	seal, err := s.keys.NewSealer(w, additionalData(certID))
@@ -211,6 +238,7 @@ func (s *Store) put(ctx context.Context, key, certID string, r io.Reader, max in
 		return abort(fmt.Errorf("certstore: %w", err))
 	}
 	if err := w.Close(); err != nil {
+		_ = w.Abort()
 		return sealed{}, fmt.Errorf("certstore: write %s: %w", key, err)
 	}
 	return sealed{Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), KeyID: seal.KeyID()}, nil
