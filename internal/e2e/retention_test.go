@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/app"
 	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/certstore/certstoretest"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/ops"
 	"github.com/kcloud/onboarding/internal/signup"
@@ -343,4 +345,61 @@ func grepLines(text, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Workers starting at once all ensure the Schedule: one creates it, the
+// others find it as wanted; a worker with new settings updates it, and one
+// with the old settings again changes nothing more.
+func TestPurgeScheduleEnsuredConcurrently(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	id := app.PurgeScheduleID(s.cfg.TemporalTaskQueue)
+	t.Cleanup(func() {
+		_ = s.temporal.ScheduleClient().GetHandle(context.Background(), id).Delete(context.Background())
+	})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- s.rt.EnsurePurgeSchedule(ctx, s.temporal) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	every := func() time.Duration {
+		d, err := s.temporal.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Schedule.Spec.Intervals[0].Every
+	}
+	if got := every(); got != s.cfg.PIIPurgeEvery {
+		t.Fatalf("every %s, want %s", got, s.cfg.PIIPurgeEvery)
+	}
+	s.rt.Cfg.PIIPurgeEvery = 2 * time.Hour
+	if err := s.rt.EnsurePurgeSchedule(ctx, s.temporal); err != nil {
+		t.Fatal(err)
+	}
+	if got := every(); got != 2*time.Hour {
+		t.Fatalf("after the update every %s", got)
+	}
+	s.rt.Cfg.PIIRetention = time.Minute
+	if err := s.rt.EnsurePurgeSchedule(ctx, s.temporal); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.temporal.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in workflows.PurgeInput
+	act := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if err := codecDataConverter(s).FromPayload(act.Args[0].(*commonpb.Payload), &in); err != nil || in.Retention != time.Minute {
+		t.Fatalf("the Schedule's input %+v, %v", in, err)
+	}
+}
+
+func codecDataConverter(s *stack) interface {
+	FromPayload(*commonpb.Payload, any) error
+} {
+	return codec.DataConverter(s.rt.Keyring)
 }

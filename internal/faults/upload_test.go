@@ -3,11 +3,14 @@ package faults
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/certstore/certstoretest"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/store/storetest"
 	"github.com/kcloud/onboarding/internal/topology"
@@ -217,5 +221,60 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 			t.Fatalf("waiting for %s: %v", what, ctx.Err())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// `onboarding migrate certificates`, the command: certificates from before
+// the store move into it sealed, twice is once, and after a key rotation
+// they are re-sealed under the new key.
+func TestMigrateCertificatesCommand(t *testing.T) {
+	dir := t.TempDir()
+	dbURL := storetest.URL(t)
+	db, err := store.Open(context.Background(), dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	marker := []byte("%PDF-1.4 LEGACY-CERTIFICATE-IN-BYTEA ")
+	for i := range 3 {
+		data := bytes.Repeat(marker, 100*(i+1))
+		sum := sha256.Sum256(data)
+		if err := db.Create(&models.Certificate{ID: fmt.Sprintf("legacy-%d", i), SignupID: "s", Filename: "c.pdf",
+			ContentType: "application/pdf", Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Data: data,
+			CreatedAt: time.Now().UTC()}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	k1 := codec.NewKeySpec("k1")
+	migrate := func(keys string) string {
+		t.Helper()
+		cmd := exec.Command(bin, "migrate", "certificates")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "DATA_DIR="+dir, "PAYLOAD_ENCRYPTION_KEYS="+keys, "LOG_LEVEL=warn")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("migrate certificates: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	for run, want := range []string{"moved 3 certificate(s) from the database into the store; re-sealed 0", "moved 0 certificate(s) from the database into the store; re-sealed 0"} {
+		out := migrate(k1)
+		if !strings.Contains(out, want) || !strings.Contains(out, "in the database: 0") || !strings.Contains(out, "sealed under key k1: 3") {
+			t.Fatalf("run %d:\n%s", run+1, out)
+		}
+	}
+	var inDB int64
+	db.Model(&models.Certificate{}).Where("data IS NOT NULL").Count(&inDB)
+	if inDB != 0 {
+		t.Errorf("%d certificates still in the database", inDB)
+	}
+	if hits := certstoretest.FilesContaining(t, dir, marker); len(hits) > 0 {
+		t.Errorf("plaintext certificates on disk: %v", hits)
+	}
+	out := migrate(codec.NewKeySpec("k2") + "," + k1)
+	if !strings.Contains(out, "re-sealed 3 under key k2") || !strings.Contains(out, "sealed under key k2: 3") || strings.Contains(out, "key k1:") {
+		t.Fatalf("after rotation:\n%s", out)
 	}
 }
