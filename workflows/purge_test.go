@@ -42,7 +42,7 @@ func ended(t *testing.T, d sharedDeps, id string, status signup.Status, endedAt 
 	t.Helper()
 	v := signup.View{SignupID: id, Status: status, AcceptedTerms: []string{"privacy", "service"},
 		Organization: &signup.Organization{OrganizationName: id + "-co", ContactName: "Lee Ji-eun", ContactEmail: "owner@" + id + ".example.com"},
-		CreatedAt: endedAt.Add(-time.Hour), UpdatedAt: endedAt}
+		CreatedAt:    endedAt.Add(-time.Hour), UpdatedAt: endedAt}
 	acts := activities.New(activities.Deps{DB: d.db, Certificates: d.certs})
 	if err := acts.SaveSignup(context.Background(), activities.SaveSignupInput{View: v, TokenHash: "h", Version: 1}); err != nil {
 		t.Fatal(err)

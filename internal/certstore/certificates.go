@@ -164,7 +164,8 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, batch int) (SweepRe
 	for {
 		var rows []models.Certificate
 		if err := s.db.WithContext(ctx).Select("id", "object_key", "state").
-			Where("(state = ? AND created_at < ?) OR state = ?", StateUploading, before.UTC(), StateDeleting).
+			// Literal states, as in the partial index certificates_unsettled_idx.
+			Where("state IN ('uploading', 'deleting') AND (state = 'deleting' OR created_at < ?)", before.UTC()).
 			Order("created_at").Limit(batch).Find(&rows).Error; err != nil {
 			return res, fmt.Errorf("certstore: sweep: %w", err)
 		}

@@ -181,6 +181,6 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	for _, r := range rows {
 		st.ByKey[r.KeyID] = r.N
 	}
-	err := s.db.WithContext(ctx).Model(&models.Certificate{}).Where("state <> ?", StateStored).Count(&st.Unsettled).Error
+	err := s.db.WithContext(ctx).Model(&models.Certificate{}).Where("state IN ('uploading', 'deleting')").Count(&st.Unsettled).Error
 	return st, err
 }

@@ -23,7 +23,7 @@ ALTER TABLE certificates_new RENAME TO certificates;
 CREATE INDEX certificates_signup_idx ON certificates (signup_id);
 -- The sweep finds unfinished uploads and retired rows; migrate certificates
 -- finds the rows still holding bytes and those sealed under an older key.
-CREATE INDEX certificates_unsettled_idx ON certificates (state, created_at) WHERE state <> 'stored';
+CREATE INDEX certificates_unsettled_idx ON certificates (state, created_at) WHERE state IN ('uploading', 'deleting');
 CREATE INDEX certificates_in_database_idx ON certificates (id) WHERE data IS NOT NULL;
 CREATE INDEX certificates_key_idx ON certificates (key_id);
 
