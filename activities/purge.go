@@ -40,7 +40,7 @@ func (a *Activities) PurgeBatch(ctx context.Context, in PurgeBatchInput) (PurgeB
 	}
 	res := PurgeBatchResult{More: len(ids) == in.Limit}
 	for _, id := range ids {
-		_, erased, err := a.eraser.Erase(ctx, id, systemActorOf(), "", retention.TriggerRetention)
+		_, erased, err := a.eraser.Erase(ctx, id, signup.Actor{Kind: models.ActorSystem}, "", retention.TriggerRetention)
 		if errors.Is(err, retention.ErrNotEnded) || errors.Is(err, retention.ErrNotFound) {
 			continue // changed since it was listed
 		}
@@ -110,5 +110,3 @@ func (a *Activities) SweepCertificates(ctx context.Context, in SweepInput) (int,
 	}
 	return n, err
 }
-
-func systemActorOf() signup.Actor { return signup.Actor{Kind: models.ActorSystem} }

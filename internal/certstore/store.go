@@ -138,10 +138,6 @@ func redact(raw string) string {
 // Close closes the bucket.
 func (s *Store) Close() error { return s.bucket.Close() }
 
-// Local reports whether the store is a directory of this machine (every
-// api and worker must then share it).
-func (s *Store) Local() bool { return s.scheme == "file" }
-
 // Bucket is the underlying bucket (tests read the raw objects through it).
 func (s *Store) Bucket() *blob.Bucket { return s.bucket }
 
