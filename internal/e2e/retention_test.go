@@ -78,7 +78,7 @@ func databaseHolds(t *testing.T, s *stack, needle []byte) []string {
 		// Text and bytea alike: the row's text form shows bytea as hex, so
 		// look for the needle both ways.
 		q := `SELECT COUNT(*) FROM "` + tbl + `" t WHERE position(? in t::text) > 0 OR position(? in t::text) > 0`
-		if err := s.db.Raw(q, string(needle), `\x`+hexOf(needle)).Scan(&n).Error; err != nil {
+		if err := s.db.Raw(q, string(needle), hexOf(needle)).Scan(&n).Error; err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
@@ -138,6 +138,16 @@ func TestCertificatesSealedAtRest(t *testing.T) {
 			if hits := certstoretest.FilesContaining(t, dir, marker); len(hits) > 0 {
 				t.Errorf("the store holds the certificate in plain: %v", hits)
 			}
+			// The check finds a certificate kept the old way, in the database.
+			canary := models.Certificate{ID: "canary-" + j.id, SignupID: "canary", Filename: "c.pdf", ContentType: "application/pdf",
+				Size: int64(len(doc)), SHA256: c.SHA256, Data: doc, CreatedAt: time.Now().UTC()}
+			if err := s.db.Create(&canary).Error; err != nil {
+				t.Fatal(err)
+			}
+			if hits := databaseHolds(t, s, marker); len(hits) == 0 {
+				t.Error("the database check does not see a certificate stored in plain")
+			}
+			s.db.Where("id = ?", canary.ID).Delete(&models.Certificate{})
 			// It is there, sealed: it opens to the upload.
 			rd, err := s.rt.Certs.Open(context.Background(), c)
 			if err != nil {
