@@ -12,10 +12,13 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/mailer"
 	"github.com/kcloud/onboarding/internal/nts"
+	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/store"
 )
 
@@ -31,6 +34,10 @@ type Activities struct {
 	now           func() time.Time
 	log           *slog.Logger
 	events        func(string)
+	certs         *certstore.Store
+	eraser        *retention.Eraser
+	temporal      client.Client
+	namespace     string
 }
 
 // Deps are what New needs.
@@ -45,6 +52,14 @@ type Deps struct {
 	Log           *slog.Logger
 	// Events counts sign-up events for metrics (started, submitted, …).
 	Events func(event string)
+	// Certificates is the certificate store (sealed objects and their rows).
+	Certificates *certstore.Store
+	// Eraser erases ended sign-ups' personal data (the purge workflow).
+	Eraser *retention.Eraser
+	// Temporal, when set, is where erased sign-ups' closed workflows are
+	// deleted from (in Namespace).
+	Temporal  client.Client
+	Namespace string
 }
 
 // New returns the activities over d.
@@ -62,6 +77,7 @@ func New(d Deps) *Activities {
 		db: d.DB, mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,
 		publicBaseURL: strings.TrimRight(d.PublicBaseURL, "/"), resetTokenTTL: d.ResetTokenTTL,
 		now: func() time.Time { return d.Now().UTC() }, log: d.Log, events: d.Events,
+		certs: d.Certificates, eraser: d.Eraser, temporal: d.Temporal, namespace: d.Namespace,
 	}
 }
 

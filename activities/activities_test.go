@@ -16,9 +16,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/mailer"
 	"github.com/kcloud/onboarding/internal/nts"
+	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/store/storetest"
@@ -26,10 +28,13 @@ import (
 )
 
 type fixture struct {
-	db   *store.DB
-	box  *mailbox.Store
-	smtp *mailbox.Server
-	acts *activities.Activities
+	db      *store.DB
+	box     *mailbox.Store
+	smtp    *mailbox.Server
+	acts    *activities.Activities
+	certs   *certstore.Store
+	certDir string
+	erased  *erasedCount
 }
 
 func newFixture(t *testing.T, ntsClient *nts.Client) fixture {
@@ -43,6 +48,8 @@ func newFixture(t *testing.T, ntsClient *nts.Client) fixture {
 	t.Cleanup(func() { _ = srv.Close() })
 	host, portStr, _ := net.SplitHostPort(srv.Addr())
 	port, _ := strconv.Atoi(portStr)
+	certs, certDir := openCerts(t, db)
+	erased := &erasedCount{}
 	acts := activities.New(activities.Deps{
 		DB:            db,
 		Mailer:        mailer.NewSMTP(mailer.Config{Host: host, Port: port, TLS: "none", From: "test@onboarding.local"}),
@@ -51,8 +58,10 @@ func newFixture(t *testing.T, ntsClient *nts.Client) fixture {
 		PublicBaseURL: "http://console.test",
 		ResetTokenTTL: time.Hour,
 		Log:           slog.New(slog.DiscardHandler),
+		Certificates:  certs,
+		Eraser:        retention.New(db, certs, erased.add, slog.New(slog.DiscardHandler)),
 	})
-	return fixture{db: db, box: box, smtp: srv, acts: acts}
+	return fixture{db: db, box: box, smtp: srv, acts: acts, certs: certs, certDir: certDir, erased: erased}
 }
 
 func (f fixture) count(t *testing.T, model any, where string, args ...any) int64 {

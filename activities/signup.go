@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
 )
@@ -35,7 +36,8 @@ type SaveSignupInput struct {
 
 // SaveSignup writes the read model of a sign-up and, with a status change,
 // its audit event. A save older than the stored one is ignored, so retries and
-// replays never move the read model backwards.
+// replays never move the read model backwards; nor does any save bring back
+// the personal data of an erased sign-up.
 func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 	viewJSON, err := json.Marshal(in.View)
 	if err != nil {
@@ -61,7 +63,7 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 				business_number = excluded.business_number, contact_email = excluded.contact_email,
 				view = excluded.view, last_error = excluded.last_error, version = excluded.version,
 				updated_at = excluded.updated_at
-			WHERE signups.version < excluded.version`,
+			WHERE signups.version < excluded.version AND signups.erased_at IS NULL`,
 			v.SignupID, in.TokenHash, string(v.Status), signup.WorkflowID(v.SignupID), orgName, bizNo,
 			email, string(viewJSON), lastErr, in.Version, v.CreatedAt.UTC(), v.UpdatedAt.UTC())
 		if res.Error != nil {
@@ -150,20 +152,25 @@ type AttachCertificateInput struct {
 }
 
 // AttachCertificate makes the upload the sign-up's certificate and deletes
-// the ones it replaces. It returns the stored metadata (never the bytes).
+// the ones it replaces (rows and sealed objects). It returns the stored
+// metadata (never the bytes). Run again, it finds the same certificate and
+// nothing left to delete.
 func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificateInput) (signup.Certificate, error) {
-	var c models.Certificate
+	var (
+		c        models.Certificate
+		replaced []certstore.Pending
+	)
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Select("id", "signup_id", "filename", "content_type", "size", "sha256", "created_at").
-			Where("id = ? AND signup_id = ?", in.CertificateID, in.SignupID).Take(&c).Error
+			Where("id = ? AND signup_id = ? AND state = ?", in.CertificateID, in.SignupID, certstore.StateStored).Take(&c).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return permanent(signup.CodeCertificateMissing, "the uploaded certificate is gone; upload it again", nil)
 		}
 		if err != nil {
 			return fmt.Errorf("attach certificate: %w", err)
 		}
-		if err := tx.Where("signup_id = ? AND id <> ?", in.SignupID, in.CertificateID).
-			Delete(&models.Certificate{}).Error; err != nil {
+		replaced, err = certstore.Retire(tx, "signup_id = ? AND id <> ? AND state = ?", in.SignupID, in.CertificateID, certstore.StateStored)
+		if err != nil {
 			return fmt.Errorf("attach certificate: %w", err)
 		}
 		return nil
@@ -171,7 +178,20 @@ func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificate
 	if err != nil {
 		return signup.Certificate{}, err
 	}
+	a.removeCertificates(ctx, replaced)
 	return signup.Certificate{ID: c.ID, Filename: c.Filename, ContentType: c.ContentType, Size: c.Size, SHA256: c.SHA256}, nil
+}
+
+// removeCertificates deletes retired certificates after the transaction
+// that retired them. A failure is logged, not returned: the rows stay
+// retired and the purge workflow's sweep finishes them.
+func (a *Activities) removeCertificates(ctx context.Context, pending []certstore.Pending) {
+	if len(pending) == 0 {
+		return
+	}
+	if err := a.certs.Remove(ctx, pending); err != nil {
+		a.log.WarnContext(ctx, "certificates retired but not yet deleted; the sweep will", "error", err)
+	}
 }
 
 // ReleaseInput names a sign-up to release, and why.
@@ -181,20 +201,22 @@ type ReleaseInput struct {
 }
 
 // ReleaseSignup gives back what a sign-up holds: its name reservation and,
-// before provisioning, its certificate. After provisioning it disables the
-// organization (freeing the name) and its users, kills their links and
-// sessions, and keeps the certificate with the disabled business profile.
+// before provisioning, its certificates (rows and sealed objects). After
+// provisioning it disables the organization (freeing the name) and its
+// users, kills their links and sessions, and keeps the certificate with the
+// disabled business profile.
 func (a *Activities) ReleaseSignup(ctx context.Context, in ReleaseInput) error {
 	defer keepAlive(ctx)()
 	now := a.now()
-	return a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var retired []certstore.Pending
+	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("signup_id = ?", in.SignupID).Delete(&models.NameReservation{}).Error; err != nil {
 			return fmt.Errorf("release: reservation: %w", err)
 		}
 		var org models.Organization
 		err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			if err := tx.Where("signup_id = ?", in.SignupID).Delete(&models.Certificate{}).Error; err != nil {
+			if retired, err = certstore.Retire(tx, "signup_id = ?", in.SignupID); err != nil {
 				return fmt.Errorf("release: certificates: %w", err)
 			}
 			return nil
@@ -229,4 +251,9 @@ func (a *Activities) ReleaseSignup(ctx context.Context, in ReleaseInput) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	a.removeCertificates(ctx, retired)
+	return nil
 }

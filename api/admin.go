@@ -2,13 +2,14 @@ package api
 
 import (
 	"crypto/subtle"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
 	"github.com/kcloud/onboarding/workflows"
@@ -32,15 +33,7 @@ func (s *Server) adminAuth() gin.HandlerFunc {
 }
 
 // adminView is a read-model row as operators see it.
-func adminView(row models.Signup) (signup.AdminView, error) {
-	var v signup.AdminView
-	if err := json.Unmarshal([]byte(row.View), &v.View); err != nil {
-		return v, err
-	}
-	v.LastError = row.LastError
-	v.WorkflowID = row.WorkflowID
-	return v, nil
-}
+func adminView(row models.Signup) (signup.AdminView, error) { return signup.AdminViewOf(row) }
 
 func (s *Server) adminList(c *gin.Context) {
 	q := s.db.WithContext(c.Request.Context()).Model(&models.Signup{}).Order("created_at DESC").Order("id")
@@ -122,16 +115,13 @@ type operatorBody struct {
 	Reason   string `json:"reason"`
 }
 
-func (s *Server) operatorUpdate(c *gin.Context, name, closedCode string) {
-	row, ok := s.adminRow(c)
-	if !ok {
-		return
-	}
+// operatorInput reads an operator action's optional body.
+func (s *Server) operatorInput(c *gin.Context) (signup.OperatorInput, bool) {
 	var body operatorBody
 	if c.Request.ContentLength != 0 {
 		if err := decode(c, &body); err != nil {
 			s.fail(c, err)
-			return
+			return signup.OperatorInput{}, false
 		}
 	}
 	if body.Operator == "" {
@@ -139,10 +129,22 @@ func (s *Server) operatorUpdate(c *gin.Context, name, closedCode string) {
 	}
 	if len(body.Operator) > 100 || len(body.Reason) > 500 {
 		s.fail(c, invalid(map[string]string{"operator": "at most 100 characters; reason at most 500"}))
+		return signup.OperatorInput{}, false
+	}
+	return signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}, true
+}
+
+func (s *Server) operatorUpdate(c *gin.Context, name, closedCode string) {
+	row, ok := s.adminRow(c)
+	if !ok {
+		return
+	}
+	in, ok := s.operatorInput(c)
+	if !ok {
 		return
 	}
 	var v signup.View
-	if err := s.update(c, row.WorkflowID, name, signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}, &v, closedCode); err != nil {
+	if err := s.update(c, row.WorkflowID, name, in, &v, closedCode); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -159,4 +161,40 @@ func (s *Server) adminResend(c *gin.Context) {
 
 func (s *Server) adminCancel(c *gin.Context) {
 	s.operatorUpdate(c, workflows.UpdateCancel, signup.CodeNotCancellable)
+}
+
+// adminErase erases an ended (abandoned or cancelled) sign-up's personal
+// data now, for a person's request, recording the operator and the reason
+// in the audit trail; then deletes its closed workflow from Temporal.
+// Erasing twice answers the same.
+func (s *Server) adminErase(c *gin.Context) {
+	in, ok := s.operatorInput(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	actor := signup.Actor{Kind: models.ActorOperator, Name: in.Operator}
+	row, _, err := s.eraser.Erase(ctx, id, actor, in.Reason, retention.TriggerRequest)
+	switch {
+	case errors.Is(err, retention.ErrNotFound):
+		s.fail(c, problem(http.StatusNotFound, "signup_not_found", "no such sign-up"))
+		return
+	case errors.Is(err, retention.ErrNotEnded):
+		s.fail(c, problem(http.StatusConflict, signup.CodeNotEnded, "only an abandoned or cancelled sign-up can be erased; it is "+row.Status))
+		return
+	case err != nil:
+		s.fail(c, err)
+		return
+	}
+	if err := retention.ForgetWorkflow(ctx, s.temporal, s.cfg.Namespace, id); err != nil {
+		// The namespace's retention removes it in time; the data is erased.
+		s.log.WarnContext(ctx, "erased sign-up's workflow not deleted from Temporal", "signup_id", id, "error", err)
+	}
+	v, err := adminView(row)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
 }

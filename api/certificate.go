@@ -1,9 +1,9 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -15,10 +15,9 @@ import (
 	"unicode"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/signup"
-	"github.com/kcloud/onboarding/models"
 	"github.com/kcloud/onboarding/workflows"
 )
 
@@ -60,19 +59,35 @@ type certificateBody struct {
 	Certificate signup.Certificate `json:"certificate"`
 }
 
+// maxUploadBody bounds the whole multipart body: the certificate and the
+// multipart framing around it.
+const maxUploadBody = MaxCertificate + 1<<20
+
+// sniffLen is how much of the file is looked at to name its type.
+const sniffLen = 512
+
+// fileTooLarge answers 413 file_too_large. Every over-size path of the
+// upload goes through it.
+func (s *Server) fileTooLarge(c *gin.Context) {
+	s.fail(c, problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB"))
+}
+
 // uploadCertificate streams the multipart field "file" (at most 10 MiB, read
-// no further), checks its type by content, stores it, and attaches it to the
-// sign-up; the previous certificate is deleted.
+// no further): its type is checked on its first bytes, then it is sealed
+// and written to the certificate store as it arrives (its SHA-256 computed
+// on the way), and attached to the sign-up, which deletes the previous one.
+// An upload that fails anywhere — a client that goes away, over 10 MiB, the
+// store, the database, a refused step — leaves neither row nor object.
 func (s *Server) uploadCertificate(c *gin.Context) {
 	row := signupRow(c)
 	if !signup.Status(row.Status).Editable() {
 		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate cannot change while the sign-up is "+row.Status))
 		return
 	}
-	tooLarge := problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB")
 	missing := problem(http.StatusUnprocessableEntity, "file_missing", "send the certificate as the multipart field \"file\"")
-	if c.Request.ContentLength > MaxCertificate+1<<20 {
-		s.fail(c, tooLarge)
+	cutShort := problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short")
+	if c.Request.ContentLength > maxUploadBody {
+		s.fileTooLarge(c)
 		return
 	}
 	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -80,75 +95,110 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		s.fail(c, missing)
 		return
 	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxCertificate+1<<20)
-	mr := multipart.NewReader(body, params["boundary"])
-	var (
-		data     []byte
-		filename string
-	)
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
+	body := &sourceReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, maxUploadBody)}
+	part, err := filePart(multipart.NewReader(body, params["boundary"]))
+	if err != nil {
+		switch {
+		case body.tooLarge():
+			s.fileTooLarge(c)
+		case errors.Is(err, errNoFilePart):
+			s.fail(c, missing)
+		default:
+			s.fail(c, cutShort)
 		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.fail(c, tooLarge)
-			} else {
-				s.fail(c, missing)
-			}
-			return
-		}
-		if part.FormName() != "file" {
-			_, _ = io.Copy(io.Discard, io.LimitReader(part, MaxCertificate))
-			continue
-		}
-		var buf bytes.Buffer
-		n, err := io.Copy(&buf, io.LimitReader(part, MaxCertificate+1))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.fail(c, tooLarge)
-			} else {
-				s.fail(c, problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short"))
-			}
-			return
-		}
-		if n > MaxCertificate {
-			s.fail(c, tooLarge)
-			return
-		}
-		data, filename = buf.Bytes(), cleanFilename(part.FileName())
-		break
+		return
 	}
-	if len(data) == 0 {
+	filename := cleanFilename(part.FileName())
+	file := bufio.NewReaderSize(part, sniffLen)
+	head, err := file.Peek(sniffLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if body.tooLarge() {
+			s.fileTooLarge(c)
+		} else {
+			s.fail(c, cutShort)
+		}
+		return
+	}
+	if len(head) == 0 {
 		s.fail(c, missing)
 		return
 	}
-	contentType := sniff(data)
+	contentType := sniff(head)
 	if contentType == "" {
 		s.fail(c, problem(http.StatusUnsupportedMediaType, "unsupported_file_type", "the certificate must be a PDF, PNG or JPEG file"))
 		return
 	}
-	sum := sha256.Sum256(data)
-	cert := models.Certificate{ID: uuid.NewString(), SignupID: row.ID, Filename: filename, ContentType: contentType,
-		Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Data: data, CreatedAt: time.Now().UTC()}
-	if err := s.db.WithContext(c.Request.Context()).Create(&cert).Error; err != nil {
-		s.fail(c, err)
+	src := &sourceReader{r: file}
+	cert, err := s.certs.Upload(c.Request.Context(), row.ID, filename, contentType, src, MaxCertificate)
+	if err != nil {
+		switch {
+		case errors.Is(err, certstore.ErrTooLarge) || body.tooLarge():
+			s.fileTooLarge(c)
+		case src.err != nil && !errors.Is(src.err, io.EOF):
+			// The client's side: cut short, gone, or a broken multipart body.
+			s.fail(c, cutShort)
+		default:
+			s.log.ErrorContext(c.Request.Context(), "certificate upload failed", "error", err)
+			s.fail(c, problem(http.StatusServiceUnavailable, "temporarily_unavailable", "the certificate could not be stored; try again"))
+		}
 		return
 	}
 	var v signup.View
 	if err := s.update(c, row.WorkflowID, workflows.UpdateAttachCertificate, signup.CertificateInput{CertificateID: cert.ID}, &v, signup.CodeStepOutOfOrder); err != nil {
-		// Refused: do not keep the bytes. (After a timeout the Update may
-		// still land; then the row stays, and the next upload or the
-		// sign-up's release deletes it.)
+		// Refused: do not keep it. (After a timeout the Update may still
+		// land; then it stays, and the next upload or the sign-up's release
+		// deletes it.)
 		var p *Problem
 		if errors.As(err, &p) && p.Status < 500 {
-			_ = s.db.Where("id = ?", cert.ID).Delete(&models.Certificate{}).Error
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
+			if derr := s.certs.Discard(ctx, cert.ID); derr != nil {
+				s.log.WarnContext(ctx, "refused certificate not deleted yet; the sweep will", "error", derr)
+			}
+			cancel()
 		}
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, certificateBody{Certificate: *v.Certificate})
+}
+
+var errNoFilePart = errors.New("no file part")
+
+// filePart finds the multipart field "file", skipping others.
+func filePart(mr *multipart.Reader) (*multipart.Part, error) {
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, errNoFilePart
+		}
+		if err != nil {
+			return nil, err
+		}
+		if part.FormName() == "file" {
+			return part, nil
+		}
+		if _, err := io.Copy(io.Discard, io.LimitReader(part, MaxCertificate)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// sourceReader remembers how reading from the client failed (cut short,
+// over the bound), to tell it from a failure of the store.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+func (s *sourceReader) tooLarge() bool {
+	var mbe *http.MaxBytesError
+	return errors.As(s.err, &mbe)
 }

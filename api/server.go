@@ -16,11 +16,13 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/outbox"
 	"github.com/kcloud/onboarding/internal/ratelimit"
+	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/internal/web"
@@ -44,6 +46,9 @@ type Config struct {
 	TrustedProxies []string
 	RateLimits     bool
 	SecureCookies  bool
+	// Namespace is the Temporal namespace (erasing deletes a sign-up's
+	// closed workflow from it).
+	Namespace string
 }
 
 // Deps are the API's collaborators.
@@ -58,6 +63,8 @@ type Deps struct {
 	Keyring  *codec.Keyring // for the codec server
 	// RateLimits counts the limits across replicas; nil: in this process.
 	RateLimits ratelimit.Store
+	Certs      *certstore.Store
+	Eraser     *retention.Eraser
 }
 
 // Server answers the contract's routes.
@@ -75,6 +82,8 @@ type Server struct {
 	limits   *limits
 	outbox   *outbox.Relay
 	stopping atomic.Bool // readyz answers 503 once set
+	certs    *certstore.Store
+	eraser   *retention.Eraser
 }
 
 // Stopping turns readiness off: /readyz answers 503 from now on, so load
@@ -97,7 +106,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
-		outbox: outbox.New(d.DB, d.Temporal, d.Log)}
+		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser}
 	if cfg.RateLimits {
 		s.limits = newLimits().share(d.RateLimits)
 	}
@@ -156,6 +165,7 @@ func (s *Server) Handler() http.Handler {
 	admin.POST("/signups/:id/retry", s.adminRetry)
 	admin.POST("/signups/:id/resend-invite", s.adminResend)
 	admin.POST("/signups/:id/cancel", s.adminCancel)
+	admin.POST("/signups/:id/erase", s.adminErase)
 
 	s.mountPages(r)
 	s.mountCodec(r)

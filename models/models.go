@@ -124,7 +124,10 @@ type BusinessProfile struct {
 	CreatedAt           time.Time
 }
 
-// Certificate is an uploaded copy of a business registration certificate.
+// Certificate is an uploaded business registration certificate: its
+// metadata here, its bytes sealed in the certificate store (ObjectKey). Data
+// holds the bytes only for rows from before the store, until `onboarding
+// migrate certificates` moves them.
 type Certificate struct {
 	ID          string `gorm:"primaryKey"`
 	SignupID    string
@@ -133,6 +136,9 @@ type Certificate struct {
 	Size        int64
 	SHA256      string `gorm:"column:sha256"`
 	Data        []byte
+	ObjectKey   *string
+	KeyID       *string // the payload keyring key the object is sealed under
+	State       string  `gorm:"default:stored"` // uploading, stored or deleting (internal/certstore)
 	CreatedAt   time.Time
 }
 
@@ -197,6 +203,7 @@ type Signup struct {
 	Version          int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	ErasedAt         *time.Time // personal data erased (retention or a person's request)
 }
 
 // AuditEvent records a status change or a security event: who, what, when.

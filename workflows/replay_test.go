@@ -16,8 +16,9 @@ import (
 )
 
 // TestReplayRecordedHistories replays every history recorded from a real
-// server (workflows/testdata, made by the e2e package's -record test)
-// against the current workflow code. A change that would break running
+// server (workflows/testdata, made by the e2e package's -record tests: the
+// sign-up's v*-*.json, the purge's purge-v*-*.json) against the current
+// workflow code. A change that would break running
 // sign-ups fails here: put it behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
@@ -44,6 +45,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.RegisterWorkflowWithOptions(workflows.Signup, workflow.RegisterOptions{Name: workflows.SignupWorkflowName})
+			r.RegisterWorkflowWithOptions(workflows.Purge, workflow.RegisterOptions{Name: workflows.PurgeWorkflowName})
 			logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay of %s: %v", f, err)

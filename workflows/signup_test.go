@@ -15,6 +15,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/certstore"
+	"github.com/kcloud/onboarding/internal/certstore/certstoretest"
+	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/mailer"
 	"github.com/kcloud/onboarding/internal/signup"
@@ -40,6 +43,7 @@ type harness struct {
 	db      *store.DB
 	mail    *mailbox.Store
 	smtp    *mailbox.Server
+	certs   *certstore.Store
 	id      string
 	results map[string]result
 	at      time.Duration
@@ -54,9 +58,10 @@ type result struct {
 }
 
 type sharedDeps struct {
-	db   *store.DB
-	mail *mailbox.Store
-	smtp *mailbox.Server
+	db    *store.DB
+	mail  *mailbox.Store
+	smtp  *mailbox.Server
+	certs *certstore.Store
 }
 
 func newDeps(t *testing.T) sharedDeps {
@@ -67,7 +72,14 @@ func newDeps(t *testing.T) sharedDeps {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	return sharedDeps{db: db, mail: box, smtp: srv}
+	url, _ := certstoretest.FileURL(t)
+	kr, _ := codec.ParseKeyring(codec.NewKeySpec("t1"))
+	certs, err := certstore.Open(context.Background(), url, kr, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = certs.Close() })
+	return sharedDeps{db: db, mail: box, smtp: srv, certs: certs}
 }
 
 func newHarness(t *testing.T, d sharedDeps, id string, s workflows.Settings) *harness {
@@ -83,10 +95,11 @@ func newHarness(t *testing.T, d sharedDeps, id string, s workflows.Settings) *ha
 		ResetTokenTTL: time.Hour,
 		Now:           env.Now,
 		Log:           slog.New(slog.DiscardHandler),
+		Certificates:  d.certs,
 	})
 	env.RegisterWorkflow(workflows.Signup)
 	env.RegisterActivity(acts)
-	return &harness{t: t, env: env, db: d.db, mail: d.mail, smtp: d.smtp, id: id, results: map[string]result{}}
+	return &harness{t: t, env: env, db: d.db, mail: d.mail, smtp: d.smtp, certs: d.certs, id: id, results: map[string]result{}}
 }
 
 func splitAddr(t *testing.T, addr string) (string, int) {
@@ -164,16 +177,14 @@ func (h *harness) wantCode(key, code string) {
 	}
 }
 
-// certificate stores an upload as the API would.
+// certificate stores an upload as the API does.
 func (h *harness) certificate(id string) string {
 	h.t.Helper()
-	certID := "cert-" + id + fmt.Sprint(time.Now().UnixNano())
-	c := models.Certificate{ID: certID, SignupID: id, Filename: "cert.pdf", ContentType: "application/pdf",
-		Size: 8, SHA256: "00", Data: []byte("%PDF-1.4"), CreatedAt: time.Now().UTC()}
-	if err := h.db.Create(&c).Error; err != nil {
+	c, err := h.certs.Upload(context.Background(), id, "cert.pdf", "application/pdf", strings.NewReader("%PDF-1.4"), 1<<20)
+	if err != nil {
 		h.t.Fatal(err)
 	}
-	return certID
+	return c.ID
 }
 
 var (

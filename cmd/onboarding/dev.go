@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,7 +104,9 @@ and every sign-up and timer carries on.`,
 			} else {
 				fmt.Fprintf(os.Stderr, "  Mail            sent to %s:%d\n", cfg.SMTPHost, cfg.SMTPPort)
 			}
-			fmt.Fprintf(os.Stderr, "  Database        %s\n  Data            %s\n\n", redact(cfg.DatabaseURL), cfg.DataDir)
+			fmt.Fprintf(os.Stderr, "  Database        %s\n", redact(cfg.DatabaseURL))
+			fmt.Fprintf(os.Stderr, "  Certificates    %s  (sealed; purge every %s, kept %s after a sign-up ends)\n", storeURL(cfg.CertificateStore), cfg.PIIPurgeEvery, cfg.PIIRetention)
+			fmt.Fprintf(os.Stderr, "  Data            %s\n\n", cfg.DataDir)
 
 			apiSrv := rt.API(db, c, box)
 			go apiSrv.RunOutbox(ctx)
@@ -126,4 +129,13 @@ func codecEndpoint(cfg config.Config, ln net.Listener) string {
 		return ""
 	}
 	return codecBase(ln) + "/codec"
+}
+
+// storeURL shows CERTIFICATE_STORE without its query (which may name
+// endpoints and options, never secrets, but is long).
+func storeURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
 }

@@ -26,7 +26,7 @@ func opsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "ops",
-		Short: "Operators' commands: list, show, retry, resend-invite, cancel",
+		Short: "Operators' commands: list, show, retry, resend-invite, cancel, erase",
 		Long: `ops finds and repairs sign-ups. By default it calls the admin API at --api
 (ONBOARDING_API_URL, default http://localhost:8080) with ADMIN_TOKEN; with
 --temporal it talks to the workflows through Temporal directly, for when the
@@ -63,7 +63,7 @@ settings as api and worker:
 			rt.Close()
 			return nil, nil, err
 		}
-		return &ops.Temporal{Client: c}, func() { c.Close(); rt.Close() }, nil
+		return &ops.Temporal{Client: c, TaskQueue: cfg.TemporalTaskQueue}, func() { c.Close(); rt.Close() }, nil
 	}
 	printJSON := func(v any) error {
 		enc := json.NewEncoder(os.Stdout)
@@ -154,6 +154,7 @@ settings as api and worker:
 		action("retry", "Run the failed step of a needs_attention sign-up again", ops.Retry),
 		action("resend-invite", "Mail a new invitation link (the old one dies; the 7-day window restarts)", ops.ResendInvite),
 		action("cancel", "Cancel a sign-up (frees its name; disables what was provisioned); not after active", ops.Cancel),
+		action("erase", "Erase an abandoned or cancelled sign-up's personal data now (a person's request)", ops.Erase),
 	)
 	return cmd
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/app"
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/store"
@@ -217,6 +220,71 @@ func migrateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&status, "status", false, "only list the migrations and whether each is applied")
+	cmd.AddCommand(migrateCertificatesCmd())
+	return cmd
+}
+
+func migrateCertificatesCmd() *cobra.Command {
+	var (
+		batch  int
+		status bool
+	)
+	cmd := &cobra.Command{
+		Use:   "certificates",
+		Short: "Move certificates from the database into CERTIFICATE_STORE, sealed; re-seal those under an older key",
+		Long: `certificates copies every certificate still held in the database (from before the
+certificate store) into CERTIFICATE_STORE, sealed with the active key of
+PAYLOAD_ENCRYPTION_KEYS, reads it back and checks its SHA-256, then clears it from
+the database. It also re-seals every object sealed under a key other than the
+active one: run it after putting a new key first in PAYLOAD_ENCRYPTION_KEYS, and
+drop the old key once it reports no object under it. It can be run any number of
+times, and again after an interruption.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := config.Load(config.ModeDev)
+			if err != nil {
+				return err
+			}
+			// The keyring as ops reads it: PAYLOAD_ENCRYPTION_KEYS, else dev's
+			// key file; never a new key.
+			rt, err := app.New(ctx, cfg, config.ModeOps)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			db, err := rt.OpenDB(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			certs := rt.Certs
+			if !status {
+				res, err := certs.Migrate(ctx, batch, func(r certstore.MigrateResult) {
+					fmt.Printf("  moved %d, re-sealed %d\n", r.Moved, r.Resealed)
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Printf("moved %d certificate(s) from the database into the store; re-sealed %d under key %s\n",
+					res.Moved, res.Resealed, rt.Keyring.ActiveKeyID())
+			}
+			st, err := certs.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("in the database: %d\n", st.InDatabase)
+			for _, id := range slices.Sorted(maps.Keys(st.ByKey)) {
+				fmt.Printf("sealed under key %s: %d\n", id, st.ByKey[id])
+			}
+			if st.Unsettled > 0 {
+				fmt.Printf("being uploaded or deleted: %d\n", st.Unsettled)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&batch, "batch", 100, "certificates per database query")
+	cmd.Flags().BoolVar(&status, "status", false, "only count where the certificates are")
 	return cmd
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/api"
 	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/mailbox"
@@ -35,6 +36,7 @@ import (
 	"github.com/kcloud/onboarding/internal/nts"
 	"github.com/kcloud/onboarding/internal/password"
 	"github.com/kcloud/onboarding/internal/ratelimit"
+	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/temporalconn"
 	"github.com/kcloud/onboarding/internal/tracing"
@@ -54,7 +56,13 @@ type Runtime struct {
 	Temporal *temporalconn.Settings
 	// RateLimits is the shared rate-limit store (nil: per process).
 	RateLimits ratelimit.Store
-	closers    []func()
+	// Certs (the certificate store) and Eraser are set by OpenDB.
+	Certs  *certstore.Store
+	Eraser *retention.Eraser
+	// temporal is the client Dial made last (activities delete erased
+	// sign-ups' workflows through it).
+	temporal client.Client
+	closers  []func()
 }
 
 // New builds the runtime of a role from cfg.
@@ -182,7 +190,24 @@ func (r *Runtime) OpenDB(ctx context.Context) (*store.DB, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := r.openCertificates(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// openCertificates opens the certificate store (CERTIFICATE_STORE) over db
+// and the eraser of personal data beside it.
+func (r *Runtime) openCertificates(ctx context.Context, db *store.DB) error {
+	certs, err := certstore.Open(ctx, r.Cfg.CertificateStore, r.Keyring, db, r.Log.With("component", "certificates"))
+	if err != nil {
+		return err
+	}
+	r.closers = append(r.closers, func() { _ = certs.Close() })
+	r.Certs = certs
+	r.Eraser = retention.New(db, certs, r.Metrics.Erased, r.Log.With("component", "retention"))
+	return nil
 }
 
 // statementCaller names who runs a statement: the activity, or the HTTP
@@ -227,7 +252,12 @@ func (r *Runtime) Dial(ctx context.Context, wait time.Duration) (client.Client, 
 		}
 		opts.Interceptors = []interceptor.ClientInterceptor{ti}
 	}
-	return temporalconn.Dial(ctx, ts, opts, wait, r.Log)
+	c, err := temporalconn.Dial(ctx, ts, opts, wait, r.Log)
+	if err != nil {
+		return nil, err
+	}
+	r.temporal = c
+	return c, nil
 }
 
 // plainEnv is dev mode's connection: its embedded server, no file, no TLS.
@@ -276,6 +306,10 @@ func (r *Runtime) Activities(db *store.DB) *activities.Activities {
 		ResetTokenTTL: cfg.ResetTokenTTL,
 		Log:           r.Log.With("component", "activities"),
 		Events:        r.Metrics.Event,
+		Certificates:  r.Certs,
+		Eraser:        r.Eraser,
+		Temporal:      r.temporal,
+		Namespace:     cfg.TemporalNamespace,
 	})
 }
 
@@ -293,6 +327,7 @@ func (r *Runtime) Worker(c client.Client, acts *activities.Activities) worker.Wo
 	})
 	w.RegisterWorkflowWithOptions(workflows.Signup, workflow.RegisterOptions{Name: workflows.SignupWorkflowName})
 	w.RegisterWorkflow(workflows.PasswordReset)
+	w.RegisterWorkflowWithOptions(workflows.Purge, workflow.RegisterOptions{Name: workflows.PurgeWorkflowName})
 	w.RegisterActivity(acts)
 	return w
 }
@@ -319,6 +354,12 @@ func (r *Runtime) StartWorker(c client.Client, db *store.DB) (worker.Worker, err
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.EnsurePurgeSchedule(ctx, c); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -334,6 +375,7 @@ func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Se
 		CORSOrigins:    cfg.CORSAllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		RateLimits:     cfg.RateLimits == "on",
+		Namespace:      cfg.TemporalNamespace,
 		SecureCookies:  strings.HasPrefix(cfg.PublicBaseURL, "https://"),
 	}, api.Deps{
 		DB:       db,
@@ -346,6 +388,8 @@ func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Se
 		Keyring:  r.Keyring,
 
 		RateLimits: r.RateLimits,
+		Certs:      r.Certs,
+		Eraser:     r.Eraser,
 	})
 }
 

@@ -95,6 +95,16 @@ type Config struct {
 	// enough waiting polls let a new sign-up's first task match at once
 	// instead of going through the task queue's backlog.
 	WorkerPollers int `env:"WORKER_POLLERS" envDefault:"8"`
+	// CertificateStore is where certificates live, sealed: file:///dir,
+	// s3://bucket?… or gs://bucket; default a directory under DATA_DIR.
+	CertificateStore string `env:"CERTIFICATE_STORE"`
+	// PIIRetention is how long an abandoned or cancelled sign-up keeps its
+	// personal data; PIIPurgeEvery how often the purge Schedule runs.
+	PIIRetention  time.Duration `env:"PII_RETENTION" envDefault:"720h"`
+	PIIPurgeEvery time.Duration `env:"PII_PURGE_EVERY" envDefault:"1h"`
+	// CertificateSweepAfter: an upload unfinished for this long belongs to
+	// a crashed process; the purge removes it (and the backend's debris).
+	CertificateSweepAfter time.Duration `env:"CERTIFICATE_SWEEP_AFTER" envDefault:"15m"`
 	// DevCapture is set in dev mode when SMTP_HOST is unset: the process runs
 	// its own SMTP capture server on DEV_SMTP_ADDR and sends mail there.
 	DevCapture bool   `env:"-"`
@@ -163,6 +173,13 @@ func Load(mode Mode) (Config, error) {
 			c.SMTPTLS = "none"
 		}
 	}
+	if c.CertificateStore == "" {
+		dir, err := filepath.Abs(filepath.Join(c.DataDir, "certificates"))
+		if err != nil {
+			return c, fmt.Errorf("config: DATA_DIR: %w", err)
+		}
+		c.CertificateStore = "file://" + filepath.ToSlash(dir)
+	}
 	if c.SMTPPort == 0 {
 		switch c.SMTPTLS {
 		case "tls":
@@ -209,6 +226,21 @@ func (c Config) validate(mode Mode) error {
 	}
 	if c.ResetTokenTTL <= 0 || c.SessionTTL <= 0 || c.StepRetryBudget <= 0 || c.NTSTimeout <= 0 || c.VerifyTimeout <= 0 {
 		errs = append(errs, errors.New("RESET_TOKEN_TTL, SESSION_TTL, STEP_RETRY_BUDGET, NTS_TIMEOUT and VERIFY_TIMEOUT must be positive"))
+	}
+	if c.PIIRetention < 0 {
+		errs = append(errs, errors.New("PII_RETENTION must not be negative"))
+	}
+	if c.PIIPurgeEvery < time.Second {
+		errs = append(errs, errors.New("PII_PURGE_EVERY must be at least 1s"))
+	}
+	if c.CertificateSweepAfter <= 0 {
+		errs = append(errs, errors.New("CERTIFICATE_SWEEP_AFTER must be positive"))
+	}
+	switch u, err := url.Parse(c.CertificateStore); {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("CERTIFICATE_STORE: %w", err))
+	case u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "gs":
+		errs = append(errs, errors.New("CERTIFICATE_STORE must be file:///dir, s3://bucket?… or gs://bucket"))
 	}
 	switch c.TemporalCompression {
 	case "gzip", "none":

@@ -104,6 +104,7 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 	port, _ := strconv.Atoi(portStr)
 
 	t.Setenv("DATABASE_URL", storetest.URL(t))
+	t.Setenv("DATA_DIR", t.TempDir()) // where the certificate store is, by default
 	t.Setenv("TEMPORAL_ADDRESS", temporalAddr)
 	t.Setenv("TEMPORAL_TASK_QUEUE", "e2e-"+uuid.NewString())
 	t.Setenv("SMTP_HOST", host)

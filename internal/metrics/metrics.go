@@ -25,6 +25,7 @@ type Registry struct {
 	reg      *prometheus.Registry
 	requests *prometheus.HistogramVec
 	events   *prometheus.CounterVec
+	erased   *prometheus.CounterVec
 }
 
 // Events counted by onboarding_signup_events_total.
@@ -53,6 +54,13 @@ func New() *Registry {
 			Help: "Sign-up events: started, submitted, invited, active, expired, abandoned, needs_attention, cancelled.",
 		}, []string{"event"}),
 	}
+	r.erased = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onboarding_signups_erased_total",
+		Help: "Ended sign-ups whose personal data was erased, by trigger: retention (PII_RETENTION passed) or request (an operator's erase).",
+	}, []string{"trigger"})
+	r.erased.WithLabelValues("retention")
+	r.erased.WithLabelValues("request")
+	r.reg.MustRegister(r.erased)
 	for _, e := range []string{EventStarted, EventSubmitted, EventInvited, EventActive, EventExpired, EventAbandoned, EventNeedsAttention, EventCancelled} {
 		r.events.WithLabelValues(e)
 	}
@@ -69,6 +77,13 @@ func (r *Registry) ObserveRequest(route, method string, status int, d time.Durat
 func (r *Registry) Event(name string) {
 	if r != nil {
 		r.events.WithLabelValues(name).Inc()
+	}
+}
+
+// Erased counts a sign-up whose personal data was erased.
+func (r *Registry) Erased(trigger string) {
+	if r != nil {
+		r.erased.WithLabelValues(trigger).Inc()
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package ops is what operators do to sign-ups — list, show, retry,
-// resend the invitation, cancel — through the admin API or straight through
-// Temporal when the API is down.
+// resend the invitation, cancel, erase — through the admin API or straight
+// through Temporal when the API is down.
 package ops
 
 import (
@@ -14,7 +14,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -32,6 +34,8 @@ const (
 	Retry        Action = "retry"
 	ResendInvite Action = "resend-invite"
 	Cancel       Action = "cancel"
+	// Erase erases an ended sign-up's personal data now (a person's request).
+	Erase Action = "erase"
 )
 
 // Backend reaches the sign-ups.
@@ -130,6 +134,9 @@ func (a *API) Do(ctx context.Context, id string, act Action, in signup.OperatorI
 // Temporal talks to the workflows directly.
 type Temporal struct {
 	Client client.Client
+	// TaskQueue is where the workers run the purge workflow that erases a
+	// sign-up.
+	TaskQueue string
 }
 
 // List finds sign-up workflows by their SignupStatus search attribute.
@@ -178,8 +185,12 @@ func (t *Temporal) Show(ctx context.Context, id string) (signup.AdminView, error
 	return v, err
 }
 
-// Do sends the operator's Update.
+// Do sends the operator's Update; an erase runs the purge workflow for the
+// one sign-up.
 func (t *Temporal) Do(ctx context.Context, id string, act Action, in signup.OperatorInput) (signup.View, error) {
+	if act == Erase {
+		return t.erase(ctx, id, in)
+	}
 	name := map[Action]string{Retry: workflows.UpdateRetry, ResendInvite: workflows.UpdateResendInvite, Cancel: workflows.UpdateCancel}[act]
 	if name == "" {
 		return signup.View{}, fmt.Errorf("unknown action %q", act)
@@ -200,4 +211,35 @@ func (t *Temporal) Do(ctx context.Context, id string, act Action, in signup.Oper
 		return v, &Error{Status: 409, Code: "workflow_closed", Message: "the sign-up's workflow has ended; nothing more can change it"}
 	}
 	return v, err
+}
+
+// erase starts the purge workflow for one sign-up (on a worker, which holds
+// the database and the certificate store) and waits for it.
+func (t *Temporal) erase(ctx context.Context, id string, in signup.OperatorInput) (signup.View, error) {
+	run, err := t.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       "erase-" + id,
+		TaskQueue:                t.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowExecutionTimeout: 10 * time.Minute,
+	}, workflows.PurgeWorkflowName, workflows.PurgeInput{SignupID: id, Operator: in.Operator, Reason: in.Reason})
+	if err != nil {
+		return signup.View{}, fmt.Errorf("temporal: %w", err)
+	}
+	var res workflows.PurgeResult
+	err = run.Get(ctx, &res)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		status := 409
+		if app.Type() == "signup_not_found" {
+			status = 404
+		}
+		return signup.View{}, &Error{Status: status, Code: app.Type(), Message: app.Message()}
+	}
+	if err != nil {
+		return signup.View{}, fmt.Errorf("temporal: %w", err)
+	}
+	if res.Signup == nil {
+		return signup.View{}, errors.New("the erase workflow returned no sign-up")
+	}
+	return res.Signup.View, nil
 }

@@ -18,6 +18,7 @@ const (
 	CodeNotNeedsAttention       = "not_needs_attention"
 	CodeNotInvited              = "not_invited"
 	CodeNotCancellable          = "not_cancellable"
+	CodeNotEnded                = "not_ended"
 )
 
 // Fields maps an input field to why it was refused.

@@ -3,7 +3,13 @@
 // with. The API, the workflow and the activities share them.
 package signup
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kcloud/onboarding/models"
+)
 
 // Status is where a sign-up is in its journey.
 type Status string
@@ -114,6 +120,20 @@ type AdminView struct {
 	FailedStep *string `json:"failed_step"`
 	WorkflowID string  `json:"workflow_id"`
 	RunID      string  `json:"run_id,omitempty"`
+	// ErasedAt is when the sign-up's personal data was erased.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
+}
+
+// AdminViewOf is a read-model row as operators see it.
+func AdminViewOf(row models.Signup) (AdminView, error) {
+	var v AdminView
+	if err := json.Unmarshal([]byte(row.View), &v.View); err != nil {
+		return v, fmt.Errorf("sign-up %s: view: %w", row.ID, err)
+	}
+	v.LastError = row.LastError
+	v.WorkflowID = row.WorkflowID
+	v.ErasedAt = row.ErasedAt
+	return v, nil
 }
 
 // WorkflowID is the id of a sign-up's workflow.
