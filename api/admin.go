@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -134,15 +135,16 @@ func (s *Server) operatorUpdate(c *gin.Context, name, closedCode string) {
 			return
 		}
 	}
-	if body.Operator == "" {
+	if strings.TrimSpace(body.Operator) == "" {
 		body.Operator = "admin-api"
 	}
-	if len(body.Operator) > 100 || len(body.Reason) > 500 {
-		s.fail(c, invalid(map[string]string{"operator": "at most 100 characters; reason at most 500"}))
+	in, fields := signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}.Normalized()
+	if len(fields) > 0 {
+		s.fail(c, invalid(fields))
 		return
 	}
 	var v signup.View
-	if err := s.update(c, row.WorkflowID, name, signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}, &v, closedCode); err != nil {
+	if err := s.update(c, row.WorkflowID, name, in, &v, closedCode); err != nil {
 		s.fail(c, err)
 		return
 	}

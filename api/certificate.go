@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
@@ -40,6 +41,8 @@ func sniff(head []byte) string {
 }
 
 func cleanFilename(name string) string {
+	// Valid UTF-8 in NFC: the name goes into the sign-up's history.
+	name = norm.NFC.String(strings.ToValidUTF8(name, ""))
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '"' {

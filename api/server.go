@@ -217,16 +217,20 @@ func (s *Server) requestID() gin.HandlerFunc {
 func (s *Server) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		// Route and method become labels, span names and log fields: both
+		// are folded so that no client can mint new values (unknown
+		// methods are "other", unmatched paths "unmatched").
 		route := c.FullPath()
 		if route == "" {
-			route = "unmatched"
+			route = metrics.UnmatchedRoute
 		}
-		ctx, span := s.tracing.StartHTTP(c.Request, route)
-		c.Request = c.Request.WithContext(metrics.WithCaller(ctx, c.Request.Method+" "+route))
+		method := metrics.Method(c.Request.Method)
+		ctx, span := s.tracing.StartHTTP(c.Request, method, route)
+		c.Request = c.Request.WithContext(metrics.WithCaller(ctx, method+" "+route))
 		c.Next()
 		tracing.EndHTTP(span, c.Writer.Status())
 		elapsed := time.Since(start)
-		s.metrics.ObserveRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
+		s.metrics.ObserveRequest(route, method, c.Writer.Status(), elapsed)
 		level := slog.LevelInfo
 		if c.Writer.Status() >= 500 {
 			level = slog.LevelError
@@ -234,7 +238,7 @@ func (s *Server) observe() gin.HandlerFunc {
 		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 			level = slog.LevelDebug
 		}
-		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		attrs := []any{"method", method, "route", route, "status", c.Writer.Status(),
 			"elapsed_ms", float64(elapsed.Microseconds()) / 1000, "request_id", c.GetString(string(requestIDKey))}
 		if id := c.Param("id"); id != "" && len(id) <= 64 {
 			attrs = append(attrs, "signup_id", id)
