@@ -123,6 +123,12 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 			s.fail(c, notFound)
 			return
 		}
+		// A sign-up's token ends with the sign-up: once it is active (the
+		// owner signs in instead), cancelled or abandoned it opens nothing.
+		if signup.Status(row.Status).Final() {
+			s.fail(c, notFound)
+			return
+		}
 		c.Set(signupKey, &row)
 		c.Next()
 	}

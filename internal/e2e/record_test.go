@@ -64,7 +64,7 @@ func TestRecordHistories(t *testing.T) {
 	n.waitStatus(t, "needs_attention", 20*time.Second)
 	s.smtp.Accept()
 	for _, path := range []string{"retry", "resend-invite", "cancel"} {
-		expect(t, path, s.call(http.MethodPost, "/api/v1/admin/signups/"+n.id+"/"+path, "admin-secret", `{"operator":"recorder"}`), 200, "")
+		expect(t, path, s.call(http.MethodPost, "/api/v1/admin/signups/"+n.id+"/"+path, s.admin, `{"operator":"recorder"}`), 200, "")
 	}
 	n.waitStatus(t, string(signup.StatusCancelled), 10*time.Second)
 	save(t, s, n.id, filepath.Join(out, *version+"-attention-resend-cancel.json"))
