@@ -52,9 +52,9 @@ type Config struct {
 	SMTPPassword string `env:"SMTP_PASSWORD"`
 	// SMTPTLS is none, starttls or tls; unset, it is starttls, or none for
 	// dev's capture server and a loopback SMTP_HOST.
-	SMTPTLS      string `env:"SMTP_TLS"`
-	MailFrom     string `env:"MAIL_FROM" envDefault:"Cloud Console <no-reply@onboarding.local>"`
-	DevSMTPAddr  string `env:"DEV_SMTP_ADDR" envDefault:"127.0.0.1:1025"`
+	SMTPTLS     string `env:"SMTP_TLS"`
+	MailFrom    string `env:"MAIL_FROM" envDefault:"Cloud Console <no-reply@onboarding.local>"`
+	DevSMTPAddr string `env:"DEV_SMTP_ADDR" envDefault:"127.0.0.1:1025"`
 
 	PublicBaseURL        string        `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080"`
 	InviteTTL            time.Duration `env:"INVITE_TTL" envDefault:"168h"`
@@ -65,9 +65,9 @@ type Config struct {
 	SignupMaxAge time.Duration `env:"SIGNUP_MAX_AGE" envDefault:"168h"`
 	// MaxOpenSignupsPerBusiness bounds the unsubmitted sign-ups that have
 	// verified one business number (0: no bound). The worker applies it.
-	MaxOpenSignupsPerBusiness int `env:"MAX_OPEN_SIGNUPS_PER_BUSINESS" envDefault:"3"`
-	ResetTokenTTL        time.Duration `env:"RESET_TOKEN_TTL" envDefault:"1h"`
-	SessionTTL           time.Duration `env:"SESSION_TTL" envDefault:"12h"`
+	MaxOpenSignupsPerBusiness int           `env:"MAX_OPEN_SIGNUPS_PER_BUSINESS" envDefault:"3"`
+	ResetTokenTTL             time.Duration `env:"RESET_TOKEN_TTL" envDefault:"1h"`
+	SessionTTL                time.Duration `env:"SESSION_TTL" envDefault:"12h"`
 	// StepRetryBudget is how long provisioning and mail activities are
 	// retried before the sign-up goes to needs_attention.
 	StepRetryBudget time.Duration `env:"STEP_RETRY_BUDGET" envDefault:"30m"`
