@@ -31,6 +31,9 @@ type Activities struct {
 	now           func() time.Time
 	log           *slog.Logger
 	events        func(string)
+	// maxOpenPerBusiness bounds the unsubmitted sign-ups per verified
+	// business number (0: no bound).
+	maxOpenPerBusiness int
 }
 
 // Deps are what New needs.
@@ -45,6 +48,8 @@ type Deps struct {
 	Log           *slog.Logger
 	// Events counts sign-up events for metrics (started, submitted, …).
 	Events func(event string)
+	// MaxOpenPerBusiness is MAX_OPEN_SIGNUPS_PER_BUSINESS (0: no bound).
+	MaxOpenPerBusiness int
 }
 
 // New returns the activities over d.
@@ -62,6 +67,7 @@ func New(d Deps) *Activities {
 		db: d.DB, mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,
 		publicBaseURL: strings.TrimRight(d.PublicBaseURL, "/"), resetTokenTTL: d.ResetTokenTTL,
 		now: func() time.Time { return d.Now().UTC() }, log: d.Log, events: d.Events,
+		maxOpenPerBusiness: d.MaxOpenPerBusiness,
 	}
 }
 

@@ -59,6 +59,90 @@ func cleanFilename(name string) string {
 	return name
 }
 
+// The answers of readCertificate.
+var (
+	errFileTooLarge = problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB")
+	errFileMissing  = problem(http.StatusUnprocessableEntity, "file_missing", "send the certificate as the multipart field \"file\"")
+	errUploadCut    = problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short")
+	errFileType     = problem(http.StatusUnsupportedMediaType, "unsupported_file_type", "the certificate must be a PDF, PNG or JPEG file")
+)
+
+// maxUploadBody bounds the whole multipart body: the certificate and the
+// multipart framing around it.
+const maxUploadBody = MaxCertificate + 1<<20
+
+// readCertificate reads the multipart field "file" of an upload body (of the
+// given Content-Type): at most MaxCertificate bytes, and nothing of the body
+// past maxUploadBody. It returns the bytes, the cleaned filename and the type
+// named by content; its errors are the contract's answers (errFileTooLarge
+// and the others above).
+func readCertificate(body io.Reader, contentType string) (data []byte, filename, sniffed string, err error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, "", "", errFileMissing
+	}
+	capped := &capReader{r: body, left: maxUploadBody}
+	mr := multipart.NewReader(capped, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if capped.over {
+				return nil, "", "", errFileTooLarge
+			}
+			return nil, "", "", errFileMissing
+		}
+		if part.FormName() != "file" {
+			_, _ = io.Copy(io.Discard, io.LimitReader(part, MaxCertificate))
+			continue
+		}
+		var buf bytes.Buffer
+		n, err := io.Copy(&buf, io.LimitReader(part, MaxCertificate+1))
+		switch {
+		case capped.over || n > MaxCertificate:
+			return nil, "", "", errFileTooLarge
+		case err != nil:
+			return nil, "", "", errUploadCut
+		}
+		data, filename = buf.Bytes(), cleanFilename(part.FileName())
+		break
+	}
+	if len(data) == 0 {
+		return nil, "", "", errFileMissing
+	}
+	if sniffed = sniff(data); sniffed == "" {
+		return nil, "", "", errFileType
+	}
+	return data, filename, sniffed, nil
+}
+
+// capReader reads at most left bytes, then fails (and says so in over).
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// Exactly at the bound: over only if there is more.
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		c.over = true
+		return 0, errFileTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
 type certificateBody struct {
 	Certificate signup.Certificate `json:"certificate"`
 }
@@ -72,66 +156,17 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate cannot change while the sign-up is "+row.Status))
 		return
 	}
-	tooLarge := problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB")
-	missing := problem(http.StatusUnprocessableEntity, "file_missing", "send the certificate as the multipart field \"file\"")
-	if c.Request.ContentLength > MaxCertificate+1<<20 {
-		s.fail(c, tooLarge)
+	if c.Request.ContentLength > maxUploadBody {
+		s.refuseBody(c, errFileTooLarge)
 		return
 	}
-	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		s.fail(c, missing)
-		return
-	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxCertificate+1<<20)
-	mr := multipart.NewReader(body, params["boundary"])
-	var (
-		data     []byte
-		filename string
-	)
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
+	data, filename, contentType, err := readCertificate(c.Request.Body, c.GetHeader("Content-Type"))
+	if err != nil {
+		if errors.Is(err, errFileTooLarge) {
+			s.refuseBody(c, errFileTooLarge)
+		} else {
+			s.fail(c, err)
 		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.fail(c, tooLarge)
-			} else {
-				s.fail(c, missing)
-			}
-			return
-		}
-		if part.FormName() != "file" {
-			_, _ = io.Copy(io.Discard, io.LimitReader(part, MaxCertificate))
-			continue
-		}
-		var buf bytes.Buffer
-		n, err := io.Copy(&buf, io.LimitReader(part, MaxCertificate+1))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				s.fail(c, tooLarge)
-			} else {
-				s.fail(c, problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short"))
-			}
-			return
-		}
-		if n > MaxCertificate {
-			s.fail(c, tooLarge)
-			return
-		}
-		data, filename = buf.Bytes(), cleanFilename(part.FileName())
-		break
-	}
-	if len(data) == 0 {
-		s.fail(c, missing)
-		return
-	}
-	contentType := sniff(data)
-	if contentType == "" {
-		s.fail(c, problem(http.StatusUnsupportedMediaType, "unsupported_file_type", "the certificate must be a PDF, PNG or JPEG file"))
 		return
 	}
 	sum := sha256.Sum256(data)

@@ -58,6 +58,7 @@ var statusOf = map[string]int{
 	signup.CodeNotNeedsAttention:       http.StatusConflict,
 	signup.CodeNotInvited:              http.StatusConflict,
 	signup.CodeNotCancellable:          http.StatusConflict,
+	signup.CodeTooManyOpenSignups:      http.StatusConflict,
 }
 
 // fromWorkflow turns a refused Update into the contract's answer, or nil

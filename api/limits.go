@@ -25,6 +25,18 @@ const (
 	limitResetIP
 	limitResetAccount
 	limitTokenIP
+	// Unauthenticated writes: creating sign-ups, every call on a sign-up
+	// (its token page, the wizard steps, uploads), and per sign-up.
+	limitCreateIP
+	limitSignupIP
+	limitStepSignup
+	limitUploadIP
+	limitUploadSignup
+	// Operators: every admin API call, codec login and codec call with a
+	// bearer token counts against limitOperatorIP; a wrong token also
+	// against limitOperatorFailIP, which answers 429 once used up.
+	limitOperatorIP
+	limitOperatorFailIP
 )
 
 type limits struct {
@@ -41,6 +53,15 @@ func newLimits() *limits {
 		limitResetIP:        ratelimit.New(20, 3*time.Minute), // 20/hour
 		limitResetAccount:   ratelimit.New(5, 12*time.Minute), // 5/hour
 		limitTokenIP:        ratelimit.New(30, 2*time.Second), // 30/min
+
+		// Unauthenticated writes and operators (RELIABILITY.md, "Abuse").
+		limitCreateIP:       ratelimit.New(20, 30*time.Second), // 20 at once, then 120/hour
+		limitSignupIP:       ratelimit.New(120, time.Second/2), // 120 at once, then 120/min
+		limitStepSignup:     ratelimit.New(30, 2*time.Second),  // 30 at once, then 30/min
+		limitUploadIP:       ratelimit.New(20, 10*time.Second), // 20 at once, then 6/min
+		limitUploadSignup:   ratelimit.New(10, 30*time.Second), // 10 at once, then 2/min
+		limitOperatorIP:     ratelimit.New(60, time.Second),    // 60 at once, then 60/min
+		limitOperatorFailIP: ratelimit.New(10, time.Minute),    // 10 wrong tokens, then 1/min
 	}}
 }
 

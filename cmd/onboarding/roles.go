@@ -39,6 +39,11 @@ func apiCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 			}
+			if cfg.MetricsAddr != "" {
+				if err := rt.ServeMetrics(ctx, cfg.MetricsAddr); err != nil {
+					return err
+				}
+			}
 			log.Info("api listening", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress)
 			apiSrv := rt.API(db, c, nil)
 			go apiSrv.RunOutbox(ctx)

@@ -43,6 +43,7 @@ import (
 // tracing and the payload keyring.
 type Runtime struct {
 	Cfg     config.Config
+	Mode    config.Mode
 	Log     *slog.Logger
 	Metrics *metrics.Registry
 	Tracing *tracing.Tracing
@@ -52,7 +53,7 @@ type Runtime struct {
 
 // New builds the runtime of a role from cfg.
 func New(ctx context.Context, cfg config.Config, mode config.Mode) (*Runtime, error) {
-	r := &Runtime{Cfg: cfg, Log: Logger(cfg), Metrics: metrics.New()}
+	r := &Runtime{Cfg: cfg, Mode: mode, Log: Logger(cfg), Metrics: metrics.New()}
 	tr, err := tracing.Setup(ctx, "onboarding-"+string(mode))
 	if err != nil {
 		return nil, err
@@ -250,6 +251,8 @@ func (r *Runtime) Activities(db *store.DB) *activities.Activities {
 		ResetTokenTTL: cfg.ResetTokenTTL,
 		Log:           r.Log.With("component", "activities"),
 		Events:        r.Metrics.Event,
+		// The worker applies the bound: the verify step is its activity.
+		MaxOpenPerBusiness: cfg.MaxOpenSignupsPerBusiness,
 	})
 }
 
@@ -306,6 +309,10 @@ func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Se
 		TrustedProxies: cfg.TrustedProxies,
 		RateLimits:     cfg.RateLimits == "on",
 		SecureCookies:  strings.HasPrefix(cfg.PublicBaseURL, "https://"),
+		// Served over https: browsers are told to keep to it.
+		StrictTransport: strings.HasPrefix(cfg.PublicBaseURL, "https://"),
+		// The api serves /metrics on METRICS_ADDR when set (ServeMetrics).
+		MetricsElsewhere: r.Mode == config.ModeAPI && cfg.MetricsAddr != "",
 	}, api.Deps{
 		DB:       db,
 		Temporal: c,
@@ -335,6 +342,25 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "error", err)
 	}
+	return nil
+}
+
+// ServeMetrics serves /metrics (and /healthz) on addr until ctx ends: the
+// api's METRICS_ADDR, so that the metrics need not be public.
+func (r *Runtime) ServeMetrics(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", r.Metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Log.Info("metrics listening", "addr", ln.Addr().String())
+	go func() {
+		if err := Serve(ctx, ln, mux, r.Log); err != nil {
+			r.Log.Error("metrics listener", "error", err)
+		}
+	}()
 	return nil
 }
 

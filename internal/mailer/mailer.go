@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -55,8 +56,45 @@ func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Send delivers m. A 5xx refusal comes back as *PermanentError; anything
-// else (no connection, 4xx) may succeed later.
+// else (no connection, 4xx) may succeed later. Errors never quote an email
+// address: servers put the recipient in their refusals ("550 5.1.1
+// <kim@example.com>: no such user"), and the error goes on to the logs, the
+// sign-up's history and the operators' screens.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
+	err := s.send(ctx, m)
+	if err == nil {
+		return nil
+	}
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return &PermanentError{Err: withoutAddresses(pe.Err)}
+	}
+	return withoutAddresses(err)
+}
+
+// addressRe matches what looks like an email address, bracketed or not.
+var addressRe = regexp.MustCompile(`[^\s<>()\[\]"',;:]+@[^\s<>()\[\]"',;:]+`)
+
+// addressless is an error whose message has its email addresses replaced;
+// errors.As still finds what it wraps (the SMTP status).
+type addressless struct {
+	err error
+	msg string
+}
+
+func (e *addressless) Error() string { return e.msg }
+func (e *addressless) Unwrap() error { return e.err }
+
+func withoutAddresses(err error) error {
+	msg := err.Error()
+	clean := addressRe.ReplaceAllString(msg, "<address>")
+	if clean == msg {
+		return err
+	}
+	return &addressless{err: err, msg: clean}
+}
+
+func (s *SMTP) send(ctx context.Context, m Message) error {
 	msg := mail.NewMsg()
 	if err := msg.From(s.cfg.From); err != nil {
 		return &PermanentError{Err: fmt.Errorf("mailer: from %q: %w", s.cfg.From, err)}

@@ -18,6 +18,9 @@ const (
 	CodeNotNeedsAttention       = "not_needs_attention"
 	CodeNotInvited              = "not_invited"
 	CodeNotCancellable          = "not_cancellable"
+	// CodeTooManyOpenSignups: the business number has
+	// MAX_OPEN_SIGNUPS_PER_BUSINESS unsubmitted sign-ups already (409).
+	CodeTooManyOpenSignups = "too_many_open_signups"
 )
 
 // Fields maps an input field to why it was refused.
