@@ -229,6 +229,7 @@ func Settings(cfg config.Config) workflows.Settings {
 		IdleTimeout:          cfg.SignupIdleTimeout,
 		StepRetryBudget:      cfg.StepRetryBudget,
 		VerifyTimeout:        cfg.VerifyTimeout,
+		MaxAge:               cfg.SignupMaxAge,
 	}
 }
 
