@@ -40,7 +40,7 @@ func apiCmd() *cobra.Command {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 			}
 			if cfg.MetricsAddr != "" {
-				if err := rt.ServeMetrics(ctx, cfg.MetricsAddr); err != nil {
+				if _, err := rt.ServeMetrics(ctx, cfg.MetricsAddr); err != nil {
 					return err
 				}
 			}

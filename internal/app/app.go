@@ -347,11 +347,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 }
 
 // ServeMetrics serves /metrics (and /healthz) on addr until ctx ends: the
-// api's METRICS_ADDR, so that the metrics need not be public.
-func (r *Runtime) ServeMetrics(ctx context.Context, addr string) error {
+// api's METRICS_ADDR, so that the metrics need not be public. It returns the
+// address it listens on.
+func (r *Runtime) ServeMetrics(ctx context.Context, addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+		return "", fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", r.Metrics.Handler())
@@ -362,7 +363,7 @@ func (r *Runtime) ServeMetrics(ctx context.Context, addr string) error {
 			r.Log.Error("metrics listener", "error", err)
 		}
 	}()
-	return nil
+	return ln.Addr().String(), nil
 }
 
 // URL turns a listen address into a URL people can open.
