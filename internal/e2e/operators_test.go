@@ -121,7 +121,8 @@ func TestOperatorsRepairSignups(t *testing.T) {
 			if r.get("available") != true {
 				t.Errorf("name not free after cancel before submit: %s", r.raw)
 			}
-			expect(t, "step after cancel", s.call(http.MethodPost, k.path("/submit"), k.token, nil), 409, "step_out_of_order")
+			// The sign-up's token ended with it.
+			expect(t, "step after cancel", s.call(http.MethodPost, k.path("/submit"), k.token, nil), 404, "signup_not_found")
 
 			// Not after active.
 			a := s.start(t)

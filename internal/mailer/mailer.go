@@ -65,34 +65,21 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err == nil {
 		return nil
 	}
+	// A new error with the cleaned text, wrapping nothing: error chains
+	// are printed whole (Temporal's failures carry every cause), so the
+	// original must not ride along.
+	clean := errors.New(addressRe.ReplaceAllString(err.Error(), "<address>"))
 	var pe *PermanentError
 	if errors.As(err, &pe) {
-		return &PermanentError{Err: withoutAddresses(pe.Err)}
+		return &PermanentError{Err: clean}
 	}
-	return withoutAddresses(err)
+	return clean
 }
 
-// addressRe matches what looks like an email address, bracketed or not.
-var addressRe = regexp.MustCompile(`[^\s<>()\[\]"',;:]+@[^\s<>()\[\]"',;:]+`)
-
-// addressless is an error whose message has its email addresses replaced;
-// errors.As still finds what it wraps (the SMTP status).
-type addressless struct {
-	err error
-	msg string
-}
-
-func (e *addressless) Error() string { return e.msg }
-func (e *addressless) Unwrap() error { return e.err }
-
-func withoutAddresses(err error) error {
-	msg := err.Error()
-	clean := addressRe.ReplaceAllString(msg, "<address>")
-	if clean == msg {
-		return err
-	}
-	return &addressless{err: err, msg: clean}
-}
+// addressRe matches what looks like an email address (a dotted domain, as
+// every address the service mails has), bracketed or not; Message-IDs
+// (<invite-…@onboarding>) are left alone.
+var addressRe = regexp.MustCompile(`[^\s<>()\[\]"',;:]+@[^\s<>()\[\]"',;:.]+(\.[^\s<>()\[\]"',;:.]+)+`)
 
 func (s *SMTP) send(ctx context.Context, m Message) error {
 	msg := mail.NewMsg()
