@@ -38,6 +38,9 @@ type Activities struct {
 	eraser        *retention.Eraser
 	temporal      client.Client
 	namespace     string
+	// maxOpenPerBusiness bounds the unsubmitted sign-ups per verified
+	// business number (0: no bound).
+	maxOpenPerBusiness int
 }
 
 // Deps are what New needs.
@@ -60,6 +63,8 @@ type Deps struct {
 	// deleted from (in Namespace).
 	Temporal  client.Client
 	Namespace string
+	// MaxOpenPerBusiness is MAX_OPEN_SIGNUPS_PER_BUSINESS (0: no bound).
+	MaxOpenPerBusiness int
 }
 
 // New returns the activities over d.
@@ -78,6 +83,7 @@ func New(d Deps) *Activities {
 		publicBaseURL: strings.TrimRight(d.PublicBaseURL, "/"), resetTokenTTL: d.ResetTokenTTL,
 		now: func() time.Time { return d.Now().UTC() }, log: d.Log, events: d.Events,
 		certs: d.Certificates, eraser: d.Eraser, temporal: d.Temporal, namespace: d.Namespace,
+		maxOpenPerBusiness: d.MaxOpenPerBusiness,
 	}
 }
 

@@ -72,6 +72,13 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 		if in.Audit == nil {
 			return nil
 		}
+		if in.Audit.From.Editable() && !in.Audit.To.Editable() {
+			// Submitted, abandoned or cancelled: no longer an open sign-up
+			// of its business number.
+			if err := releaseBusinessNumbers(tx, v.SignupID); err != nil {
+				return fmt.Errorf("save sign-up: %w", err)
+			}
+		}
 		inserted, err := a.audit(tx, models.AuditEvent{
 			SignupID: ptr(v.SignupID), Actor: in.Audit.Actor.Kind, Action: in.Audit.Action,
 			FromStatus: nonEmpty(string(in.Audit.From)), ToStatus: nonEmpty(string(in.Audit.To)),
@@ -212,6 +219,9 @@ func (a *Activities) ReleaseSignup(ctx context.Context, in ReleaseInput) error {
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("signup_id = ?", in.SignupID).Delete(&models.NameReservation{}).Error; err != nil {
 			return fmt.Errorf("release: reservation: %w", err)
+		}
+		if err := releaseBusinessNumbers(tx, in.SignupID); err != nil {
+			return fmt.Errorf("release: %w", err)
 		}
 		var org models.Organization
 		err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error

@@ -14,9 +14,13 @@ import (
 	"github.com/kcloud/onboarding/models"
 )
 
-// VerifyInput is a business number to verify.
+// VerifyInput is a business number to verify, for a sign-up.
 type VerifyInput struct {
 	BusinessNumber string
+	// SignupID, when set, makes the sign-up hold one of the business
+	// number's MAX_OPEN_SIGNUPS_PER_BUSINESS slots (sign-ups verified
+	// before it was sent hold none).
+	SignupID string `json:",omitempty"`
 }
 
 // Error types of VerifyBusinessNumber beside the contract's codes.
@@ -30,12 +34,45 @@ const (
 // key, asks the National Tax Service whether the business is active, using a
 // cached answer while it is fresh. Unregistered, suspended and closed
 // businesses are non-retryable errors; an unreachable service is retryable.
-func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (signup.Verification, error) {
+//
+// With a sign-up id and a bound, the sign-up first takes a slot of the
+// number (too_many_open_signups when none is free, before the tax service is
+// asked); once the number is verified the sign-up's slots of other numbers
+// are given back, and when it is not, a slot taken by this call is.
+func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (v signup.Verification, err error) {
 	n, err := bizno.Parse(in.BusinessNumber)
 	if err != nil {
 		return signup.Verification{}, permanent(signup.CodeInvalidBusinessNumber, err.Error(), nil)
 	}
+	if in.SignupID != "" && a.maxOpenPerBusiness > 0 {
+		fresh, cerr := a.claimBusinessNumber(ctx, in.SignupID, n.String())
+		if cerr != nil {
+			return signup.Verification{}, cerr
+		}
+		defer func() {
+			q := a.db.WithContext(ctx).Where("signup_id = ?", in.SignupID)
+			switch { // err is the verification's outcome (the named result)
+			case err == nil:
+				// Verified: slots of numbers verified before go back.
+				q = q.Where("business_number <> ?", n.String())
+			case fresh:
+				// Not verified: the slot this call took goes back.
+				q = q.Where("business_number = ?", n.String())
+			default:
+				return
+			}
+			if rerr := q.Delete(&models.BusinessNumberSlot{}).Error; rerr != nil {
+				a.log.WarnContext(ctx, "giving back business number slots failed", "signup_id", in.SignupID, "error", rerr)
+			}
+		}()
+	}
+	return a.verifyNumber(ctx, n)
+}
+
+// verifyNumber checks a parsed number with the tax service (or the checksum).
+func (a *Activities) verifyNumber(ctx context.Context, n bizno.Number) (signup.Verification, error) {
 	now := a.now()
+	var err error
 	v := signup.Verification{BusinessNumber: n.String(), Verified: true, BusinessStatus: string(nts.StateActive), CheckedAt: now}
 	if a.nts == nil {
 		// Without a service key only the checksum is checked; the status is

@@ -13,6 +13,8 @@ import (
 
 	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/account"
+	"github.com/kcloud/onboarding/internal/contact"
+	"github.com/kcloud/onboarding/internal/orgname"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/workflows"
 )
@@ -76,17 +78,27 @@ func (s *Server) requestPasswordReset(c *gin.Context) {
 	if !s.allow(c, limitResetAccount, accountKey(body.OrganizationName, body.Email)) {
 		return
 	}
+	accepted := gin.H{"message": "If the organization and email match an account, a reset link is on its way."}
+	// The workflow gets the normalized organization and email. When either
+	// is not valid no account can match: the answer is the same 202, and
+	// nothing is started.
+	org, oerr := orgname.Normalize(body.OrganizationName)
+	email, eerr := contact.NormalizeEmail(body.Email)
+	if oerr != nil || eerr != nil {
+		c.JSON(http.StatusAccepted, accepted)
+		return
+	}
 	id := uuid.NewString()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
 	defer cancel()
 	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: "password-reset-" + id, TaskQueue: s.cfg.TaskQueue,
-	}, workflows.PasswordReset, activities.PasswordResetInput{RequestID: id, OrganizationName: body.OrganizationName, Email: body.Email})
+	}, workflows.PasswordReset, activities.PasswordResetInput{RequestID: id, OrganizationName: org, Email: email})
 	if err != nil {
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"message": "If the organization and email match an account, a reset link is on its way."})
+	c.JSON(http.StatusAccepted, accepted)
 }
 
 func (s *Server) confirmPasswordReset(c *gin.Context) {

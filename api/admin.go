@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
@@ -25,11 +27,26 @@ func (s *Server) adminAuth() gin.HandlerFunc {
 		}
 		token, ok := bearer(c)
 		if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+			if ok && !s.operatorRefused(c, metrics.EndpointAdmin) {
+				return
+			}
 			s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>"))
 			return
 		}
 		c.Next()
 	}
+}
+
+// operatorRefused records a wrong operator token (admin API, codec server or
+// its login): logged without the token, counted in
+// onboarding_operator_auth_failures_total, and limited per client. It
+// reports whether the caller may still answer 401; once the client has used
+// up its wrong tokens it has answered 429 itself.
+func (s *Server) operatorRefused(c *gin.Context, endpoint string) bool {
+	s.metrics.OperatorAuthFailure(endpoint)
+	s.log.WarnContext(c.Request.Context(), "operator token refused", "endpoint", endpoint,
+		"route", c.FullPath(), "client_ip", c.ClientIP(), "request_id", c.GetString(string(requestIDKey)))
+	return s.allow(c, limitOperatorFailIP, c.ClientIP())
 }
 
 // adminView is a read-model row as operators see it.
@@ -124,14 +141,15 @@ func (s *Server) operatorInput(c *gin.Context) (signup.OperatorInput, bool) {
 			return signup.OperatorInput{}, false
 		}
 	}
-	if body.Operator == "" {
+	if strings.TrimSpace(body.Operator) == "" {
 		body.Operator = "admin-api"
 	}
-	if len(body.Operator) > 100 || len(body.Reason) > 500 {
-		s.fail(c, invalid(map[string]string{"operator": "at most 100 characters; reason at most 500"}))
+	in, fields := signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}.Normalized()
+	if len(fields) > 0 {
+		s.fail(c, invalid(fields))
 		return signup.OperatorInput{}, false
 	}
-	return signup.OperatorInput{Operator: body.Operator, Reason: body.Reason}, true
+	return in, true
 }
 
 func (s *Server) operatorUpdate(c *gin.Context, name, closedCode string) {

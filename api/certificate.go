@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/signup"
@@ -39,6 +40,8 @@ func sniff(head []byte) string {
 }
 
 func cleanFilename(name string) string {
+	// Valid UTF-8 in NFC: the name goes into the sign-up's history.
+	name = norm.NFC.String(strings.ToValidUTF8(name, ""))
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '"' {
@@ -55,9 +58,13 @@ func cleanFilename(name string) string {
 	return name
 }
 
-type certificateBody struct {
-	Certificate signup.Certificate `json:"certificate"`
-}
+// The answers of readCertificate.
+var (
+	errFileTooLarge = problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB")
+	errFileMissing  = problem(http.StatusUnprocessableEntity, "file_missing", "send the certificate as the multipart field \"file\"")
+	errUploadCut    = problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short")
+	errFileType     = problem(http.StatusUnsupportedMediaType, "unsupported_file_type", "the certificate must be a PDF, PNG or JPEG file")
+)
 
 // maxUploadBody bounds the whole multipart body: the certificate and the
 // multipart framing around it.
@@ -66,10 +73,80 @@ const maxUploadBody = MaxCertificate + 1<<20
 // sniffLen is how much of the file is looked at to name its type.
 const sniffLen = 512
 
-// fileTooLarge answers 413 file_too_large. Every over-size path of the
-// upload goes through it.
-func (s *Server) fileTooLarge(c *gin.Context) {
-	s.fail(c, problem(http.StatusRequestEntityTooLarge, "file_too_large", "the certificate is over 10 MiB"))
+// certificateUpload is the file part of an upload body, its type named by
+// its first bytes. File streams the file, those bytes included; reading
+// more of the body than maxUploadBody fails with errFileTooLarge (and sets
+// body.over).
+type certificateUpload struct {
+	Filename    string
+	ContentType string
+	File        io.Reader
+	body        *capReader
+}
+
+// openCertificate finds the multipart field "file" of an upload body (of
+// the given Content-Type) and names its type by content, reading no more
+// than the file's first bytes. Its errors are the contract's answers
+// (errFileTooLarge and the others above).
+func openCertificate(body io.Reader, contentType string) (*certificateUpload, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, errFileMissing
+	}
+	capped := &capReader{r: body, left: maxUploadBody}
+	part, err := filePart(multipart.NewReader(capped, params["boundary"]))
+	switch {
+	case capped.over:
+		return nil, errFileTooLarge
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, errUploadCut
+	case err != nil:
+		return nil, errFileMissing
+	}
+	file := bufio.NewReaderSize(part, sniffLen)
+	head, err := file.Peek(sniffLen)
+	switch {
+	case capped.over:
+		return nil, errFileTooLarge
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, errUploadCut
+	case len(head) == 0:
+		return nil, errFileMissing
+	}
+	sniffed := sniff(head)
+	if sniffed == "" {
+		return nil, errFileType
+	}
+	return &certificateUpload{Filename: cleanFilename(part.FileName()), ContentType: sniffed, File: file, body: capped}, nil
+}
+
+// capReader reads at most left bytes, then fails (and says so in over).
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// Exactly at the bound: over only if there is more.
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		c.over = true
+		return 0, errFileTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+type certificateBody struct {
+	Certificate signup.Certificate `json:"certificate"`
 }
 
 // uploadCertificate streams the multipart field "file" (at most 10 MiB, read
@@ -84,59 +161,28 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate cannot change while the sign-up is "+row.Status))
 		return
 	}
-	missing := problem(http.StatusUnprocessableEntity, "file_missing", "send the certificate as the multipart field \"file\"")
-	cutShort := problem(http.StatusBadRequest, "invalid_upload", "the upload was cut short")
 	if c.Request.ContentLength > maxUploadBody {
-		s.fileTooLarge(c)
+		s.refuseBody(c, errFileTooLarge)
 		return
 	}
-	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		s.fail(c, missing)
-		return
-	}
-	body := &sourceReader{r: http.MaxBytesReader(c.Writer, c.Request.Body, maxUploadBody)}
-	part, err := filePart(multipart.NewReader(body, params["boundary"]))
+	up, err := openCertificate(c.Request.Body, c.GetHeader("Content-Type"))
 	if err != nil {
-		switch {
-		case body.tooLarge():
-			s.fileTooLarge(c)
-		case errors.Is(err, errNoFilePart):
-			s.fail(c, missing)
-		default:
-			s.fail(c, cutShort)
-		}
-		return
-	}
-	filename := cleanFilename(part.FileName())
-	file := bufio.NewReaderSize(part, sniffLen)
-	head, err := file.Peek(sniffLen)
-	if err != nil && !errors.Is(err, io.EOF) {
-		if body.tooLarge() {
-			s.fileTooLarge(c)
+		if errors.Is(err, errFileTooLarge) {
+			s.refuseBody(c, errFileTooLarge)
 		} else {
-			s.fail(c, cutShort)
+			s.fail(c, err)
 		}
 		return
 	}
-	if len(head) == 0 {
-		s.fail(c, missing)
-		return
-	}
-	contentType := sniff(head)
-	if contentType == "" {
-		s.fail(c, problem(http.StatusUnsupportedMediaType, "unsupported_file_type", "the certificate must be a PDF, PNG or JPEG file"))
-		return
-	}
-	src := &sourceReader{r: file}
-	cert, err := s.certs.Upload(c.Request.Context(), row.ID, filename, contentType, src, MaxCertificate)
+	src := &sourceReader{r: up.File}
+	cert, err := s.certs.Upload(c.Request.Context(), row.ID, up.Filename, up.ContentType, src, MaxCertificate)
 	if err != nil {
 		switch {
-		case errors.Is(err, certstore.ErrTooLarge) || body.tooLarge():
-			s.fileTooLarge(c)
+		case errors.Is(err, certstore.ErrTooLarge) || up.body.over:
+			s.refuseBody(c, errFileTooLarge)
 		case src.err != nil && !errors.Is(src.err, io.EOF):
 			// The client's side: cut short, gone, or a broken multipart body.
-			s.fail(c, cutShort)
+			s.fail(c, errUploadCut)
 		default:
 			s.log.ErrorContext(c.Request.Context(), "certificate upload failed", "error", err)
 			s.fail(c, problem(http.StatusServiceUnavailable, "temporarily_unavailable", "the certificate could not be stored; try again"))
@@ -196,9 +242,4 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 		s.err = err
 	}
 	return n, err
-}
-
-func (s *sourceReader) tooLarge() bool {
-	var mbe *http.MaxBytesError
-	return errors.As(s.err, &mbe)
 }

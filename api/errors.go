@@ -59,6 +59,7 @@ var statusOf = map[string]int{
 	signup.CodeNotInvited:              http.StatusConflict,
 	signup.CodeNotCancellable:          http.StatusConflict,
 	signup.CodeNotEnded:                http.StatusConflict,
+	signup.CodeTooManyOpenSignups:      http.StatusConflict,
 }
 
 // fromWorkflow turns a refused Update into the contract's answer, or nil

@@ -15,17 +15,31 @@ import (
 // The abuse limits. Per-IP limits are generous (offices share addresses);
 // per-sign-up and per-account limits are tight. They are counted in the
 // shared store (RATE_LIMIT_STORE) when there is one, else per API process.
-type limitName int
+// A limit's name is also its key in the shared store, so it stays the same
+// across releases.
+type limitName string
 
 const (
-	limitVerifyIP limitName = iota
-	limitVerifySignup
-	limitAvailabilityIP
-	limitSignInIP
-	limitSignInAccount
-	limitResetIP
-	limitResetAccount
-	limitTokenIP
+	limitVerifyIP       limitName = "verify_ip"
+	limitVerifySignup   limitName = "verify_signup"
+	limitAvailabilityIP limitName = "availability_ip"
+	limitSignInIP       limitName = "sign_in_ip"
+	limitSignInAccount  limitName = "sign_in_account"
+	limitResetIP        limitName = "reset_ip"
+	limitResetAccount   limitName = "reset_account"
+	limitTokenIP        limitName = "token_ip"
+	// Unauthenticated writes: creating sign-ups, every call on a sign-up
+	// (its token page, the wizard steps, uploads), and per sign-up.
+	limitCreateIP     limitName = "create_ip"
+	limitSignupIP     limitName = "signup_ip"
+	limitStepSignup   limitName = "step_signup"
+	limitUploadIP     limitName = "upload_ip"
+	limitUploadSignup limitName = "upload_signup"
+	// Operators: every admin API call, codec login and codec call with a
+	// bearer token counts against limitOperatorIP; a wrong token also
+	// against limitOperatorFailIP, which answers 429 once used up.
+	limitOperatorIP     limitName = "operator_ip"
+	limitOperatorFailIP limitName = "operator_fail_ip"
 )
 
 type limits struct {
@@ -33,10 +47,10 @@ type limits struct {
 }
 
 // share counts every limit in store (nil: per process), each under its
-// name's number.
+// name.
 func (l *limits) share(store ratelimit.Store) *limits {
 	for name, lim := range l.byName {
-		lim.Share(store, "limit"+strconv.Itoa(int(name)))
+		lim.Share(store, string(name))
 	}
 	return l
 }
@@ -51,6 +65,15 @@ func newLimits() *limits {
 		limitResetIP:        ratelimit.New(20, 3*time.Minute), // 20/hour
 		limitResetAccount:   ratelimit.New(5, 12*time.Minute), // 5/hour
 		limitTokenIP:        ratelimit.New(30, 2*time.Second), // 30/min
+
+		// Unauthenticated writes and operators (RELIABILITY.md, "Abuse").
+		limitCreateIP:       ratelimit.New(20, 30*time.Second), // 20 at once, then 120/hour
+		limitSignupIP:       ratelimit.New(120, time.Second/2), // 120 at once, then 120/min
+		limitStepSignup:     ratelimit.New(30, 2*time.Second),  // 30 at once, then 30/min
+		limitUploadIP:       ratelimit.New(20, 10*time.Second), // 20 at once, then 6/min
+		limitUploadSignup:   ratelimit.New(10, 30*time.Second), // 10 at once, then 2/min
+		limitOperatorIP:     ratelimit.New(60, time.Second),    // 60 at once, then 60/min
+		limitOperatorFailIP: ratelimit.New(10, time.Minute),    // 10 wrong tokens, then 1/min
 	}}
 }
 

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"net/http"
+	"net/netip"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/kcloud/onboarding/internal/web"
@@ -8,14 +11,40 @@ import (
 
 // securityHeaders go on every answer; pages also get the CSP. Referrer
 // policy no-referrer keeps the emailed tokens in page URLs from leaking.
-func securityHeaders() gin.HandlerFunc {
+// Nothing is stored by browsers or proxies (Cache-Control: no-store) but the
+// static assets: API answers carry tokens and personal data, pages carry
+// tokens in their URLs. With an https PUBLIC_BASE_URL, browsers are told to
+// use https only (Strict-Transport-Security).
+func securityHeaders(strictTransport bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		if strictTransport {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		c.Next()
 	}
+}
+
+// loopbackOnly lets only clients on this machine through: the peer address
+// and, behind a trusted proxy, the client it names must both be loopback.
+// Others get 404, as if the route did not exist.
+func loopbackOnly() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !loopback(c.RemoteIP()) || !loopback(c.ClientIP()) {
+			c.AbortWithStatusJSON(http.StatusNotFound, errorBody{Error: ErrorDetail{Code: "not_found", Message: "no such route"}})
+			return
+		}
+		c.Next()
+	}
+}
+
+func loopback(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func (s *Server) page(name string) gin.HandlerFunc {

@@ -49,6 +49,12 @@ type Config struct {
 	// Namespace is the Temporal namespace (erasing deletes a sign-up's
 	// closed workflow from it).
 	Namespace string
+	// StrictTransport sends Strict-Transport-Security (PUBLIC_BASE_URL is
+	// https).
+	StrictTransport bool
+	// MetricsElsewhere leaves /metrics off this handler (METRICS_ADDR
+	// serves it on its own listener).
+	MetricsElsewhere bool
 }
 
 // Deps are the API's collaborators.
@@ -84,6 +90,7 @@ type Server struct {
 	stopping atomic.Bool // readyz answers 503 once set
 	certs    *certstore.Store
 	eraser   *retention.Eraser
+	uploads  *uploadSlots
 }
 
 // Stopping turns readiness off: /readyz answers 503 from now on, so load
@@ -106,7 +113,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
-		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser}
+		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser, uploads: newUploadSlots()}
 	if cfg.RateLimits {
 		s.limits = newLimits().share(d.RateLimits)
 	}
@@ -125,7 +132,7 @@ func (s *Server) Handler() http.Handler {
 		s.log.Error("TRUSTED_PROXIES", "error", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(s.recoverer(), s.requestID(), s.observe(), securityHeaders(), s.cors())
+	r.Use(s.drainUnread(), s.recoverer(), s.requestID(), s.observe(), securityHeaders(s.cfg.StrictTransport), s.cors())
 	r.NoRoute(func(c *gin.Context) {
 		s.fail(c, problem(http.StatusNotFound, "not_found", "no such route"))
 	})
@@ -135,19 +142,21 @@ func (s *Server) Handler() http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	if !s.cfg.MetricsElsewhere {
+		r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	}
 
 	v1 := r.Group("/api/v1")
 	v1.GET("/terms", s.terms)
-	v1.POST("/signups", s.createSignup)
+	v1.POST("/signups", s.limit(limitCreateIP, byIP), s.createSignup)
 	v1.GET("/organization-names/:name/availability", s.limit(limitAvailabilityIP, byIP), s.nameAvailability)
-	su := v1.Group("/signups/:id", s.signupAuth())
+	su := v1.Group("/signups/:id", s.limit(limitSignupIP, byIP), s.signupAuth())
 	su.GET("", s.getSignup)
-	su.POST("/certificate", s.uploadCertificate)
+	su.POST("/certificate", s.limit(limitUploadIP, byIP), s.limit(limitUploadSignup, bySignup), s.uploadGate(), s.uploadCertificate)
 	su.POST("/business-number/verify", s.limit(limitVerifyIP, byIP), s.limit(limitVerifySignup, bySignup), s.verifyBusinessNumber)
-	su.PUT("/user-info", s.setUserInfo)
-	su.PUT("/organization", s.setOrganization)
-	su.POST("/submit", s.submit)
+	su.PUT("/user-info", s.limit(limitStepSignup, bySignup), s.setUserInfo)
+	su.PUT("/organization", s.limit(limitStepSignup, bySignup), s.setOrganization)
+	su.POST("/submit", s.limit(limitStepSignup, bySignup), s.submit)
 
 	v1.GET("/invitations/:token", s.limit(limitTokenIP, byIP), s.getInvitation)
 	v1.POST("/invitations/:token/accept", s.limit(limitTokenIP, byIP), s.acceptInvitation)
@@ -159,7 +168,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/console/me", s.me)
 	v1.DELETE("/console/sessions/current", s.signOut)
 
-	admin := v1.Group("/admin", s.adminAuth())
+	admin := v1.Group("/admin", s.limit(limitOperatorIP, byIP), s.adminAuth())
 	admin.GET("/signups", s.adminList)
 	admin.GET("/signups/:id", s.adminShow)
 	admin.POST("/signups/:id/retry", s.adminRetry)
@@ -170,8 +179,9 @@ func (s *Server) Handler() http.Handler {
 	s.mountPages(r)
 	s.mountCodec(r)
 	if s.mailbox != nil {
-		r.GET("/dev/mailbox", gin.WrapH(mailbox.Handler(s.mailbox)))
-		r.GET("/dev/mailbox/view", s.devMailboxView)
+		dev := r.Group("/dev", loopbackOnly())
+		dev.GET("/mailbox", gin.WrapH(mailbox.Handler(s.mailbox)))
+		dev.GET("/mailbox/view", s.devMailboxView)
 	}
 	return r
 }
@@ -180,7 +190,9 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz answers 200 only when the database and Temporal answer.
+// readyz answers 200 only when the database and Temporal answer. The answer
+// names the check that failed, never why: errors quote connection strings
+// and hosts, which go to the log only.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
@@ -191,10 +203,12 @@ func (s *Server) readyz(c *gin.Context) {
 	checks := gin.H{"database": "ok", "temporal": "ok"}
 	ready := true
 	if err := s.db.Ping(ctx); err != nil {
-		checks["database"], ready = err.Error(), false
+		checks["database"], ready = "unavailable", false
+		s.log.WarnContext(ctx, "readiness: database", "error", err)
 	}
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = err.Error(), false
+		checks["temporal"], ready = "unavailable", false
+		s.log.WarnContext(ctx, "readiness: temporal", "error", err)
 	}
 	if !ready {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
@@ -240,16 +254,20 @@ func (s *Server) requestID() gin.HandlerFunc {
 func (s *Server) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		// Route and method become labels, span names and log fields: both
+		// are folded so that no client can mint new values (unknown
+		// methods are "other", unmatched paths "unmatched").
 		route := c.FullPath()
 		if route == "" {
-			route = "unmatched"
+			route = metrics.UnmatchedRoute
 		}
-		ctx, span := s.tracing.StartHTTP(c.Request, route)
-		c.Request = c.Request.WithContext(metrics.WithCaller(ctx, c.Request.Method+" "+route))
+		method := metrics.Method(c.Request.Method)
+		ctx, span := s.tracing.StartHTTP(c.Request, method, route)
+		c.Request = c.Request.WithContext(metrics.WithCaller(ctx, method+" "+route))
 		c.Next()
 		tracing.EndHTTP(span, c.Writer.Status())
 		elapsed := time.Since(start)
-		s.metrics.ObserveRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
+		s.metrics.ObserveRequest(route, method, c.Writer.Status(), elapsed)
 		level := slog.LevelInfo
 		if c.Writer.Status() >= 500 {
 			level = slog.LevelError
@@ -257,7 +275,7 @@ func (s *Server) observe() gin.HandlerFunc {
 		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 			level = slog.LevelDebug
 		}
-		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		attrs := []any{"method", method, "route", route, "status", c.Writer.Status(),
 			"elapsed_ms", float64(elapsed.Microseconds()) / 1000, "request_id", c.GetString(string(requestIDKey))}
 		if id := c.Param("id"); id != "" && len(id) <= 64 {
 			attrs = append(attrs, "signup_id", id)

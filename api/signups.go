@@ -123,6 +123,12 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 			s.fail(c, notFound)
 			return
 		}
+		// A sign-up's token ends with the sign-up: once it is active (the
+		// owner signs in instead), cancelled or abandoned it opens nothing.
+		if signup.Status(row.Status).Final() {
+			s.fail(c, notFound)
+			return
+		}
 		c.Set(signupKey, &row)
 		c.Next()
 	}
@@ -156,7 +162,7 @@ func (s *Server) update(c *gin.Context, workflowID, name string, arg, out any, c
 		UpdateName:   name,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	}
-	if key := c.GetHeader("Idempotency-Key"); key != "" && len(key) <= 100 {
+	if key := c.GetHeader("Idempotency-Key"); idempotencyKey(key) {
 		// A retried request with the same key gets the first one's result.
 		opts.UpdateID = name + ":" + key
 	}
@@ -171,6 +177,21 @@ func (s *Server) update(c *gin.Context, workflowID, name string, arg, out any, c
 		return s.updateError(ctx, err, closedCode)
 	}
 	return nil
+}
+
+// idempotencyKey reports whether an Idempotency-Key header can be an Update
+// id (which enters the workflow's history): 1 to 100 visible ASCII
+// characters. Any other is ignored, as if not sent.
+func idempotencyKey(key string) bool {
+	if key == "" || len(key) > 100 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) updateError(ctx context.Context, err error, closedCode string) error {
@@ -213,9 +234,16 @@ func (s *Server) verifyBusinessNumber(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	in, err := body.Normalized()
+	if err != nil {
+		p := problem(http.StatusUnprocessableEntity, signup.CodeInvalidBusinessNumber, err.Error())
+		p.Fields = map[string]string{"business_number": err.Error()}
+		s.fail(c, p)
+		return
+	}
 	row := signupRow(c)
 	var v signup.Verification
-	if err := s.update(c, row.WorkflowID, workflows.UpdateVerify, body, &v, signup.CodeStepOutOfOrder); err != nil {
+	if err := s.update(c, row.WorkflowID, workflows.UpdateVerify, in, &v, signup.CodeStepOutOfOrder); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -228,7 +256,12 @@ func (s *Server) setUserInfo(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.stepUpdate(c, workflows.UpdateUserInfo, body, http.StatusOK)
+	in, fields := body.Normalized()
+	if len(fields) > 0 {
+		s.fail(c, invalid(fields))
+		return
+	}
+	s.stepUpdate(c, workflows.UpdateUserInfo, in, http.StatusOK)
 }
 
 func (s *Server) setOrganization(c *gin.Context) {
@@ -237,7 +270,12 @@ func (s *Server) setOrganization(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.stepUpdate(c, workflows.UpdateOrganization, body, http.StatusOK)
+	in, fields := body.Normalized()
+	if len(fields) > 0 {
+		s.fail(c, invalid(fields))
+		return
+	}
+	s.stepUpdate(c, workflows.UpdateOrganization, in, http.StatusOK)
 }
 
 func (s *Server) submit(c *gin.Context) {

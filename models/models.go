@@ -124,6 +124,15 @@ type BusinessProfile struct {
 	CreatedAt           time.Time
 }
 
+// BusinessNumberSlot is one of the MAX_OPEN_SIGNUPS_PER_BUSINESS places of a
+// business number, held by an unsubmitted sign-up that verified it.
+type BusinessNumberSlot struct {
+	BusinessNumber string `gorm:"primaryKey"`
+	Slot           int    `gorm:"primaryKey"`
+	SignupID       string
+	CreatedAt      time.Time
+}
+
 // Certificate is an uploaded business registration certificate: its
 // metadata here, its bytes sealed in the certificate store (ObjectKey). Data
 // holds the bytes only for rows from before the store, until `onboarding

@@ -47,6 +47,9 @@ type Settings struct {
 	IdleTimeout          time.Duration
 	StepRetryBudget      time.Duration
 	VerifyTimeout        time.Duration
+	// MaxAge bounds an unsubmitted sign-up from its start however often it
+	// steps (SIGNUP_MAX_AGE); 0 (sign-ups started before it): no bound.
+	MaxAge time.Duration `json:",omitempty"`
 }
 
 // Input starts a sign-up.

@@ -186,12 +186,15 @@ func (s *state) verify(ctx workflow.Context, in signup.VerifyInput) (signup.Veri
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 3 * time.Second},
 	})
 	var v signup.Verification
-	err := workflow.ExecuteLocalActivity(lctx, a.VerifyBusinessNumber, activities.VerifyInput{BusinessNumber: in.BusinessNumber}).Get(ctx, &v)
+	// The sign-up id makes the sign-up hold one of the number's
+	// MAX_OPEN_SIGNUPS_PER_BUSINESS slots (a local activity's input is not
+	// part of the commands: sign-ups replay as before).
+	err := workflow.ExecuteLocalActivity(lctx, a.VerifyBusinessNumber, activities.VerifyInput{BusinessNumber: in.BusinessNumber, SignupID: s.in.SignupID}).Get(ctx, &v)
 	if err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {
 			switch app.Type() {
-			case signup.CodeInvalidBusinessNumber, signup.CodeBusinessNotRegistered, signup.CodeBusinessNotActive:
+			case signup.CodeInvalidBusinessNumber, signup.CodeBusinessNotRegistered, signup.CodeBusinessNotActive, signup.CodeTooManyOpenSignups:
 				return v, stepError(app.Type(), app.Message(), signup.Fields{"business_number": app.Message()})
 			}
 		}

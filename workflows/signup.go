@@ -38,6 +38,7 @@ type state struct {
 	lastStepAt  time.Time // when the last wizard step was accepted
 	timers      workflow.Version
 	heartbeats  workflow.Version
+	maxAge      workflow.Version
 	submitted   bool
 	cancel      *signup.OperatorInput
 	retry       bool
@@ -86,6 +87,10 @@ func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 	// timeout, so an activity whose worker died is retried after
 	// activityHeartbeatTimeout instead of its start-to-close timeout.
 	s.heartbeats = workflow.GetVersion(ctx, changeHeartbeats, workflow.DefaultVersion, 1)
+	// Version 1 (2026-11): an unsubmitted sign-up also ends Settings.MaxAge
+	// after its start, however often it steps: the idle window alone let a
+	// client hold a name reservation forever by stepping now and then.
+	s.maxAge = workflow.GetVersion(ctx, changeMaxAge, workflow.DefaultVersion, 1)
 	s.lastStepAt = now
 	if len(in.AcceptedTerms) > 0 {
 		// Record step 1 (audit, metrics); the API wrote the first
@@ -107,7 +112,7 @@ func Signup(ctx workflow.Context, in Input) (signup.View, error) {
 func (s *state) run(ctx workflow.Context) error {
 	if err := s.wizard(ctx); err != nil {
 		if errors.Is(err, errCanceled) {
-			return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled")
+			return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled", "")
 		}
 		return err
 	}
@@ -125,7 +130,7 @@ func (s *state) run(ctx workflow.Context) error {
 		return s.afterFailure(ctx, err)
 	}
 	if s.cancel != nil {
-		return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled")
+		return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled", "")
 	}
 	if err := s.sendInvite(ctx, activities.KindInvite, s.operatorOrSystem(nil), "invitation_sent"); err != nil {
 		return s.afterFailure(ctx, err)
@@ -135,7 +140,7 @@ func (s *state) run(ctx workflow.Context) error {
 
 func (s *state) afterFailure(ctx workflow.Context, err error) error {
 	if errors.Is(err, errCanceled) {
-		return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled")
+		return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled", "")
 	}
 	return err
 }
@@ -147,13 +152,18 @@ const changeTimers = "timers-v1"
 // heartbeat timeout.
 const changeHeartbeats = "activity-heartbeats-v1"
 
+// changeMaxAge names the version change that bounds an unsubmitted sign-up's
+// age (SIGNUP_MAX_AGE), histories v5.
+const changeMaxAge = "signup-max-age-v1"
+
 // activityHeartbeatTimeout is how long a regular activity may go without a
 // heartbeat before Temporal retries it elsewhere (activities heartbeat
 // every third of it; see activities.keepAlive).
 const activityHeartbeatTimeout = 15 * time.Second
 
 // wizard waits for the steps until submit, abandoning the sign-up after
-// IdleTimeout without a step, or releasing it on an operator's cancel.
+// IdleTimeout without a step or (version signup-max-age-v1) MaxAge after its
+// start, or releasing it on an operator's cancel.
 func (s *state) wizard(ctx workflow.Context) error {
 	if s.timers == workflow.DefaultVersion {
 		return s.wizardV0(ctx)
@@ -161,7 +171,7 @@ func (s *state) wizard(ctx workflow.Context) error {
 	for !s.submitted {
 		// One timer for the idle window; steps move the window's end, and
 		// the timer is set again for what is left only when it fires.
-		deadline := s.lastStepAt.Add(s.in.Settings.IdleTimeout)
+		deadline := s.wizardDeadline()
 		fired, err := awaitUntil(ctx, deadline.Sub(workflow.Now(ctx)), func() bool { return s.submitted || s.cancel != nil })
 		if err != nil {
 			return err
@@ -172,20 +182,42 @@ func (s *state) wizard(ctx workflow.Context) error {
 		if s.cancel != nil {
 			return errCanceled
 		}
-		if !fired || workflow.Now(ctx).Before(s.lastStepAt.Add(s.in.Settings.IdleTimeout)) {
+		if !fired || workflow.Now(ctx).Before(s.wizardDeadline()) {
 			continue
 		}
-		// Idle: but a step may be half-way; take the lock and look again.
+		// Idle (or too old): but a step may be half-way; take the lock and
+		// look again.
 		if err := s.mu.Lock(ctx); err != nil {
 			return err
 		}
-		idle := !workflow.Now(ctx).Before(s.lastStepAt.Add(s.in.Settings.IdleTimeout)) && !s.submitted && s.cancel == nil
+		over := !workflow.Now(ctx).Before(s.wizardDeadline()) && !s.submitted && s.cancel == nil
 		s.mu.Unlock()
-		if idle {
-			return s.release(ctx, signup.StatusAbandoned, systemActor, "abandoned")
+		if over {
+			return s.release(ctx, signup.StatusAbandoned, systemActor, "abandoned", s.abandonReason(ctx))
 		}
 	}
 	return nil
+}
+
+// wizardDeadline is when an unsubmitted sign-up is abandoned: IdleTimeout
+// after its last step or, at version signup-max-age-v1, MaxAge after its
+// start, whichever comes first.
+func (s *state) wizardDeadline() time.Time {
+	deadline := s.lastStepAt.Add(s.in.Settings.IdleTimeout)
+	if s.maxAge >= 1 && s.in.Settings.MaxAge > 0 {
+		if end := s.view.CreatedAt.Add(s.in.Settings.MaxAge); end.Before(deadline) {
+			deadline = end
+		}
+	}
+	return deadline
+}
+
+// abandonReason says, for the audit trail, which bound ended the sign-up.
+func (s *state) abandonReason(ctx workflow.Context) string {
+	if workflow.Now(ctx).Before(s.lastStepAt.Add(s.in.Settings.IdleTimeout)) {
+		return "max_age"
+	}
+	return "idle"
 }
 
 // awaitUntil waits for cond or for d to pass, whichever comes first, and
@@ -230,14 +262,15 @@ func (s *state) wizardV0(ctx workflow.Context) error {
 		idle := s.steps == steps && !s.submitted && s.cancel == nil
 		s.mu.Unlock()
 		if idle {
-			return s.release(ctx, signup.StatusAbandoned, systemActor, "abandoned")
+			return s.release(ctx, signup.StatusAbandoned, systemActor, "abandoned", "")
 		}
 	}
 	return nil
 }
 
-// release gives back what the sign-up holds and ends it as abandoned or cancelled.
-func (s *state) release(ctx workflow.Context, to signup.Status, actor signup.Actor, action string) error {
+// release gives back what the sign-up holds and ends it as abandoned or
+// cancelled; detail goes to the audit trail.
+func (s *state) release(ctx workflow.Context, to signup.Status, actor signup.Actor, action, detail string) error {
 	if err := s.mu.Lock(ctx); err != nil {
 		return err
 	}
@@ -253,7 +286,7 @@ func (s *state) release(ctx workflow.Context, to signup.Status, actor signup.Act
 	if err != nil {
 		return err
 	}
-	s.transition(ctx, to, actor, action, "")
+	s.transition(ctx, to, actor, action, detail)
 	return nil
 }
 
@@ -370,7 +403,7 @@ func (s *state) awaitPassword(ctx workflow.Context) error {
 			s.transition(ctx, signup.StatusActive, userActor, "password_set", "")
 			return nil
 		case s.cancel != nil:
-			return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled")
+			return s.release(ctx, signup.StatusCancelled, s.operator(), "cancelled", "")
 		case s.resend != nil:
 			op := s.resend
 			if err := s.sendInvite(ctx, activities.KindResend, s.operatorOrSystem(op), "invitation_resent"); err != nil {

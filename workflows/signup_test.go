@@ -606,3 +606,44 @@ func TestNameTakenByAnotherSignup(t *testing.T) {
 	second.run()
 	second.wantCode("org", signup.CodeOrganizationNameTaken)
 }
+
+// A sign-up that steps now and then, never idle, still ends SIGNUP_MAX_AGE
+// after its start: it cannot hold its name reservation forever.
+func TestSignupMaxAge(t *testing.T) {
+	d := newDeps(t)
+	s := settings
+	s.MaxAge = 168 * time.Hour
+	h := newHarness(t, d, "old", s)
+	h.step("terms", workflows.UpdateAcceptTerms, time.Second, signup.AcceptTermsInput{AcceptedTerms: []string{"service", "privacy"}})
+	cert := h.certificate("old")
+	h.step("cert", workflows.UpdateAttachCertificate, time.Second, signup.CertificateInput{CertificateID: cert})
+	h.step("verify", workflows.UpdateVerify, time.Second, signup.VerifyInput{BusinessNumber: "220-81-62517"})
+	h.step("userinfo", workflows.UpdateUserInfo, time.Second, userInfo)
+	h.step("org", workflows.UpdateOrganization, time.Second, orgInput("old-co"))
+	// A step every 48 hours: never idle for the 72-hour window.
+	for i := 1; i <= 3; i++ {
+		h.step(fmt.Sprintf("again%d", i), workflows.UpdateVerify, 48*time.Hour, signup.VerifyInput{BusinessNumber: "220-81-62517"})
+	}
+	h.do(23*time.Hour, func() {
+		// 167 hours in: still open, the name still held.
+		if n := h.count(&models.NameReservation{}, "name_key = ?", "old-co"); n != 1 {
+			t.Errorf("name released before SIGNUP_MAX_AGE")
+		}
+	})
+	v := h.runWith(s)
+	for i := 1; i <= 3; i++ {
+		h.wantOK(fmt.Sprintf("again%d", i))
+	}
+	if v.Status != signup.StatusAbandoned {
+		t.Fatalf("status %q, want abandoned", v.Status)
+	}
+	if age := v.UpdatedAt.Sub(v.CreatedAt); age < s.MaxAge || age > s.MaxAge+time.Minute {
+		t.Errorf("abandoned %s after its start, want %s", age, s.MaxAge)
+	}
+	if n := h.count(&models.NameReservation{}, "signup_id = ?", "old"); n != 0 {
+		t.Errorf("reservation kept after SIGNUP_MAX_AGE")
+	}
+	if n := h.count(&models.AuditEvent{}, "signup_id = ? AND to_status = ? AND detail = ?", "old", "abandoned", "max_age"); n != 1 {
+		t.Errorf("%d audit events for the abandonment at SIGNUP_MAX_AGE", n)
+	}
+}

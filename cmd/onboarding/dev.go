@@ -94,9 +94,9 @@ and every sign-up and timer carries on.`,
 			fmt.Fprintf(os.Stderr, "  API and pages   %s  (health: %s/readyz)\n", apiURL, apiURL)
 			fmt.Fprintf(os.Stderr, "  Temporal UI     %s\n", temporal.UIURL())
 			if cfg.CodecToken != "" {
-				fmt.Fprintf(os.Stderr, "  Decode in UI    %s/codec/login  (operator token: ADMIN_TOKEN)\n", codecBase(ln))
+				fmt.Fprintf(os.Stderr, "  Decode in UI    %s/codec/login  (operator token: CODEC_TOKEN)\n", codecBase(ln))
 			} else {
-				fmt.Fprintf(os.Stderr, "  Payloads        encrypted; set ADMIN_TOKEN to decode them in the UI\n")
+				fmt.Fprintf(os.Stderr, "  Payloads        encrypted; set CODEC_TOKEN to decode them in the UI\n")
 			}
 			fmt.Fprintf(os.Stderr, "  Temporal gRPC   %s  (namespace %s, task queue %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace, cfg.TemporalTaskQueue)
 			if box != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
+	"github.com/kcloud/onboarding/internal/secret"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/temporalconn"
 )
@@ -55,6 +56,11 @@ SHUTDOWN_TIMEOUT (default 30s); then the outbox relay stops and the process exit
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+			}
+			if cfg.MetricsAddr != "" {
+				if _, err := rt.ServeMetrics(ctx, cfg.MetricsAddr); err != nil {
+					return err
+				}
 			}
 			log.Info("api listening", "addr", ln.Addr().String(), "temporal", rt.Temporal.Describe())
 			apiSrv := rt.API(db, c, nil)
@@ -166,15 +172,26 @@ func roleRuntime(ctx context.Context, mode config.Mode) (*app.Runtime, error) {
 }
 
 func keygenCmd() *cobra.Command {
-	var id string
+	var (
+		id    string
+		token bool
+	)
 	cmd := &cobra.Command{
 		Use:   "keygen",
-		Short: "Print a new payload encryption key for PAYLOAD_ENCRYPTION_KEYS (id:base64)",
+		Short: "Print a new payload encryption key for PAYLOAD_ENCRYPTION_KEYS (id:base64), or with --token an operator token",
 		Long: `keygen prints a random AES-256 key as id:base64. To rotate, put the new key first
 in PAYLOAD_ENCRYPTION_KEYS and keep the old ones after it: new payloads use the
-first key, old payloads stay readable.`,
+first key, old payloads stay readable.
+
+With --token it prints a random operator token (32 bytes, URL-safe base64) for
+ADMIN_TOKEN or CODEC_TOKEN: api and worker refuse weaker ones at start.`,
 		Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
+			if token {
+				t, _ := secret.NewToken()
+				fmt.Println(t)
+				return
+			}
 			if id == "" {
 				id = "k" + time.Now().UTC().Format("20060102")
 			}
@@ -182,6 +199,7 @@ first key, old payloads stay readable.`,
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "key id (default k<date>)")
+	cmd.Flags().BoolVar(&token, "token", false, "print an operator token (ADMIN_TOKEN, CODEC_TOKEN) instead")
 	return cmd
 }
 

@@ -52,6 +52,10 @@ type Service struct {
 	hasher     *password.Hasher
 	sessionTTL time.Duration
 	now        func() time.Time
+	// dummyHash is verified when there is no password to compare with (an
+	// unknown account), so that every wrong password costs one hash
+	// verification at the hasher's own parameters, whatever the account.
+	dummyHash string
 }
 
 // New returns a Service.
@@ -59,7 +63,14 @@ func New(db *store.DB, hasher *password.Hasher, sessionTTL time.Duration, now fu
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, hasher: hasher, sessionTTL: sessionTTL, now: func() time.Time { return now().UTC() }}
+	filler, _ := secret.NewToken()
+	dummy, err := hasher.Hash(filler)
+	if err != nil {
+		// crypto/rand does not fail on supported platforms; a malformed
+		// dummy would only make unknown accounts answer faster.
+		dummy = ""
+	}
+	return &Service{db: db, hasher: hasher, sessionTTL: sessionTTL, now: func() time.Time { return now().UTC() }, dummyHash: dummy}
 }
 
 // Invitation is what an invitation link shows.
@@ -355,13 +366,15 @@ func (s *Service) LookupOrganization(ctx context.Context, name string) (string, 
 	return org.Name, nil
 }
 
-// dummyHash is verified when there is no user, so that an unknown email
-// costs the same time as a wrong password.
-var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$0W5hG1B7JQpWz2H2ZKJ1R0zZ2Tt0fW8Wqv3l0X3Hh1c"
-
-// SignIn checks an organization, email and password. Status comes before
-// the password: an account in reset_required answers so even to the right
-// password. Five wrong passwords in a row put it in reset_required.
+// SignIn checks an organization, email and password. It does not let anyone
+// probe accounts (contract v1.1, "no probing"): a wrong password is 401
+// invalid_credentials whether the account is unknown, active, locked or
+// reset_required, and every such answer costs one password hash
+// verification (of a dummy hash when there is no account), so they take
+// about the same time. 403 password_reset_required comes only with the right
+// password; 403 password_not_set, to an owner with no password yet (nothing
+// to check). Five wrong passwords in a row put an active account in
+// reset_required.
 func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Console, error) {
 	key, kerr := orgname.Normalize(orgName)
 	mail, merr := contact.NormalizeEmail(email)
@@ -383,16 +396,15 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 		}
 	}
 	if !found {
-		_, _ = s.hasher.Verify(dummyHash, pw)
+		_, _ = s.hasher.Verify(s.dummyHash, pw)
 		return Console{}, ErrInvalidCredentials
 	}
-	switch user.Status {
-	case models.UserInvited:
-		return Console{}, ErrPasswordNotSet
-	case models.UserResetRequired:
-		return Console{}, ErrPasswordResetRequired
-	}
-	if user.PasswordHash == nil {
+	if user.Status == models.UserInvited || user.PasswordHash == nil {
+		// No password to check: the owner has not used the invitation (or
+		// it expired unused, reset_required: a reset sets the first one).
+		if user.Status == models.UserResetRequired {
+			return Console{}, ErrPasswordResetRequired
+		}
 		return Console{}, ErrPasswordNotSet
 	}
 	ok, err := s.hasher.Verify(*user.PasswordHash, pw)
@@ -400,10 +412,17 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 		return Console{}, fmt.Errorf("sign in: %w", err)
 	}
 	if !ok {
-		if err := s.failedAttempt(ctx, user, org); err != nil {
-			return Console{}, err
+		if user.Status == models.UserActive {
+			if err := s.failedAttempt(ctx, user, org); err != nil {
+				return Console{}, err
+			}
 		}
 		return Console{}, ErrInvalidCredentials
+	}
+	if user.Status == models.UserResetRequired {
+		// The right password of a locked or expired account: only now may
+		// the answer say what to do.
+		return Console{}, ErrPasswordResetRequired
 	}
 	token, hash := secret.NewToken()
 	now := s.now()

@@ -47,6 +47,7 @@ import (
 // tracing and the payload keyring.
 type Runtime struct {
 	Cfg     config.Config
+	Mode    config.Mode
 	Log     *slog.Logger
 	Metrics *metrics.Registry
 	Tracing *tracing.Tracing
@@ -67,7 +68,7 @@ type Runtime struct {
 
 // New builds the runtime of a role from cfg.
 func New(ctx context.Context, cfg config.Config, mode config.Mode) (*Runtime, error) {
-	r := &Runtime{Cfg: cfg, Log: Logger(cfg), Metrics: metrics.New()}
+	r := &Runtime{Cfg: cfg, Mode: mode, Log: Logger(cfg), Metrics: metrics.New()}
 	if mode != config.ModeDev {
 		// Read first: a wrong certificate stops the process before anything starts.
 		ts, err := temporalconn.Load(nil)
@@ -284,6 +285,7 @@ func Settings(cfg config.Config) workflows.Settings {
 		IdleTimeout:          cfg.SignupIdleTimeout,
 		StepRetryBudget:      cfg.StepRetryBudget,
 		VerifyTimeout:        cfg.VerifyTimeout,
+		MaxAge:               cfg.SignupMaxAge,
 	}
 }
 
@@ -310,6 +312,8 @@ func (r *Runtime) Activities(db *store.DB) *activities.Activities {
 		Eraser:        r.Eraser,
 		Temporal:      r.temporal,
 		Namespace:     cfg.TemporalNamespace,
+		// The worker applies the bound: the verify step is its activity.
+		MaxOpenPerBusiness: cfg.MaxOpenSignupsPerBusiness,
 	})
 }
 
@@ -377,6 +381,10 @@ func (r *Runtime) API(db *store.DB, c client.Client, box *mailbox.Store) *api.Se
 		RateLimits:     cfg.RateLimits == "on",
 		Namespace:      cfg.TemporalNamespace,
 		SecureCookies:  strings.HasPrefix(cfg.PublicBaseURL, "https://"),
+		// Served over https: browsers are told to keep to it.
+		StrictTransport: strings.HasPrefix(cfg.PublicBaseURL, "https://"),
+		// The api serves /metrics on METRICS_ADDR when set (ServeMetrics).
+		MetricsElsewhere: r.Mode == config.ModeAPI && cfg.MetricsAddr != "",
 	}, api.Deps{
 		DB:       db,
 		Temporal: c,
@@ -465,6 +473,26 @@ func ServeGraceful(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 		log.Info("stopped accepting; requests in flight finished", "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return nil
+}
+
+// ServeMetrics serves /metrics (and /healthz) on addr until ctx ends: the
+// api's METRICS_ADDR, so that the metrics need not be public. It returns the
+// address it listens on.
+func (r *Runtime) ServeMetrics(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", r.Metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Log.Info("metrics listening", "addr", ln.Addr().String())
+	go func() {
+		if err := Serve(ctx, ln, mux, r.Log); err != nil {
+			r.Log.Error("metrics listener", "error", err)
+		}
+	}()
+	return ln.Addr().String(), nil
 }
 
 // URL turns a listen address into a URL people can open.

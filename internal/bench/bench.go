@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kcloud/onboarding/internal/bizno"
 )
 
 // Options of a run.
@@ -393,11 +395,14 @@ func (p *person) steps(ctx context.Context, org, email string, out *Outcome) boo
 		return fail("certificate")
 	}
 	p.think(ctx)
-	if p.json(ctx, "verify", http.MethodPost, base+"/business-number/verify", map[string]string{"business_number": "220-81-62517"}, 200, nil) != nil {
+	// A business of its own: the service bounds the open sign-ups of one
+	// business number (MAX_OPEN_SIGNUPS_PER_BUSINESS).
+	number := bizno.Make(rand.IntN(900_000_000)).String()
+	if p.json(ctx, "verify", http.MethodPost, base+"/business-number/verify", map[string]string{"business_number": number}, 200, nil) != nil {
 		return fail("verify")
 	}
 	p.think(ctx)
-	info := map[string]string{"business_number": "220-81-62517", "billing_email": "billing@" + org + ".bench.example.com",
+	info := map[string]string{"business_number": number, "billing_email": "billing@" + org + ".bench.example.com",
 		"company_name": "Bench " + org, "representative_name": "Kim Bench", "representative_phone": "02-123-4567",
 		"address": "235 Pangyo-ro, Seongnam", "business_type": "Service", "business_category": "Software"}
 	if p.json(ctx, "user_info", http.MethodPut, base+"/user-info", info, 200, nil) != nil {

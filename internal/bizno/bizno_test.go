@@ -76,3 +76,17 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestMake(t *testing.T) {
+	seen := map[Number]bool{}
+	for _, serial := range []int{0, 1, 2, 99, 123456789, 899_999_999, 900_000_000, -5} {
+		n := Make(serial)
+		if _, err := Parse(string(n)); err != nil {
+			t.Errorf("Make(%d) = %s: %v", serial, n, err)
+		}
+		seen[n] = true
+	}
+	if len(seen) != 7 { // 0 and 900000000 are the same serial
+		t.Errorf("%d distinct numbers", len(seen))
+	}
+}

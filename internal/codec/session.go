@@ -85,7 +85,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <title>Codec login</title><link rel="stylesheet" href="/assets/app.css"></head>
 <body><main><h1>Decode payloads in the Temporal UI</h1>
 {{if .OK}}<p class="ok-box" role="status">Logged in until {{.Until}}. Reload the Temporal UI: sign-up payloads now show decoded.</p>
-{{else}}<p>Sign-up payloads are encrypted. Enter the operator token (ADMIN_TOKEN) to let this browser decode them in the Temporal UI.</p>
+{{else}}<p>Sign-up payloads are encrypted. Enter the operator token (CODEC_TOKEN) to let this browser decode them in the Temporal UI.</p>
 {{if .Failed}}<p class="error-box" role="alert">That token is not right.</p>{{end}}
 <form method="post" action="/codec/login"><div class="field"><label for="token">Operator token</label>
 <input id="token" name="token" type="password" autocomplete="off" required></div>

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/kcloud/onboarding/internal/secret"
 )
 
 // Mode is the role the process runs in.
@@ -48,16 +50,24 @@ type Config struct {
 	SMTPPort     int    `env:"SMTP_PORT"`
 	SMTPUsername string `env:"SMTP_USERNAME"`
 	SMTPPassword string `env:"SMTP_PASSWORD"`
-	SMTPTLS      string `env:"SMTP_TLS" envDefault:"none"`
-	MailFrom     string `env:"MAIL_FROM" envDefault:"Cloud Console <no-reply@onboarding.local>"`
-	DevSMTPAddr  string `env:"DEV_SMTP_ADDR" envDefault:"127.0.0.1:1025"`
+	// SMTPTLS is none, starttls or tls; unset, it is starttls, or none for
+	// dev's capture server and a loopback SMTP_HOST.
+	SMTPTLS     string `env:"SMTP_TLS"`
+	MailFrom    string `env:"MAIL_FROM" envDefault:"Cloud Console <no-reply@onboarding.local>"`
+	DevSMTPAddr string `env:"DEV_SMTP_ADDR" envDefault:"127.0.0.1:1025"`
 
 	PublicBaseURL        string        `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080"`
 	InviteTTL            time.Duration `env:"INVITE_TTL" envDefault:"168h"`
 	InviteReminderBefore time.Duration `env:"INVITE_REMINDER_BEFORE" envDefault:"24h"`
 	SignupIdleTimeout    time.Duration `env:"SIGNUP_IDLE_TIMEOUT" envDefault:"72h"`
-	ResetTokenTTL        time.Duration `env:"RESET_TOKEN_TTL" envDefault:"1h"`
-	SessionTTL           time.Duration `env:"SESSION_TTL" envDefault:"12h"`
+	// SignupMaxAge bounds an unsubmitted sign-up (and its name reservation)
+	// from its start, however often it steps.
+	SignupMaxAge time.Duration `env:"SIGNUP_MAX_AGE" envDefault:"168h"`
+	// MaxOpenSignupsPerBusiness bounds the unsubmitted sign-ups that have
+	// verified one business number (0: no bound). The worker applies it.
+	MaxOpenSignupsPerBusiness int           `env:"MAX_OPEN_SIGNUPS_PER_BUSINESS" envDefault:"3"`
+	ResetTokenTTL             time.Duration `env:"RESET_TOKEN_TTL" envDefault:"1h"`
+	SessionTTL                time.Duration `env:"SESSION_TTL" envDefault:"12h"`
 	// StepRetryBudget is how long provisioning and mail activities are
 	// retried before the sign-up goes to needs_attention.
 	StepRetryBudget time.Duration `env:"STEP_RETRY_BUDGET" envDefault:"30m"`
@@ -75,13 +85,14 @@ type Config struct {
 	// PayloadKeys encrypt what goes into Temporal: "id:base64key,…", the
 	// first sealing new payloads. Dev mode makes one in DATA_DIR if unset.
 	PayloadKeys string `env:"PAYLOAD_ENCRYPTION_KEYS"`
-	// CodecToken lets operators decode payloads (the codec server); it
-	// defaults to ADMIN_TOKEN.
+	// CodecToken lets operators decode payloads (the codec server); unset,
+	// the codec server is off. It is a secret of its own, not ADMIN_TOKEN.
 	CodecToken       string   `env:"CODEC_TOKEN"`
 	CodecCORSOrigins []string `env:"CODEC_CORS_ORIGINS" envSeparator:","`
-	// MetricsAddr is where the worker serves /metrics (api and dev serve it
-	// on HTTP_ADDR).
-	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9090"`
+	// MetricsAddr is where the worker serves /metrics (default :9090) and,
+	// when set, where the api does instead of on HTTP_ADDR (dev always
+	// serves it on HTTP_ADDR).
+	MetricsAddr string `env:"METRICS_ADDR"`
 	RateLimits  string `env:"RATE_LIMITS" envDefault:"on"`
 	// PprofAddr, when set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr          string   `env:"PPROF_ADDR"`
@@ -137,9 +148,6 @@ func Load(mode Mode) (Config, error) {
 			c.LogFormat = "text"
 		}
 	}
-	if c.CodecToken == "" {
-		c.CodecToken = c.AdminToken
-	}
 	if _, set := os.LookupEnv("SHUTDOWN_DELAY"); !set && mode == ModeAPI {
 		c.ShutdownDelay = 5 * time.Second
 	}
@@ -148,6 +156,13 @@ func Load(mode Mode) (Config, error) {
 		if mode == ModeDev {
 			c.TemporalCompression = "none"
 		}
+	}
+	if _, set := os.LookupEnv("HTTP_ADDR"); !set && mode == ModeDev {
+		// Dev mode is for this machine: it listens on loopback unless told.
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if _, set := os.LookupEnv("METRICS_ADDR"); !set && mode == ModeWorker {
+		c.MetricsAddr = ":9090"
 	}
 	if mode == ModeDev {
 		if len(c.CodecCORSOrigins) == 0 {
@@ -180,6 +195,13 @@ func Load(mode Mode) (Config, error) {
 		}
 		c.CertificateStore = "file://" + filepath.ToSlash(dir)
 	}
+	if c.SMTPTLS == "" {
+		// Mail leaves encrypted unless it stays on this machine.
+		c.SMTPTLS = "starttls"
+		if loopbackHost(c.SMTPHost) {
+			c.SMTPTLS = "none"
+		}
+	}
 	if c.SMTPPort == 0 {
 		switch c.SMTPTLS {
 		case "tls":
@@ -199,6 +221,7 @@ func (c Config) validate(mode Mode) error {
 		if c.DatabaseURL == "" {
 			errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:///path/file.db)"))
 		}
+		errs = append(errs, c.checkSecrets()...)
 		if c.SMTPHost == "" && mode == ModeWorker {
 			errs = append(errs, errors.New("SMTP_HOST is required for the worker"))
 		}
@@ -223,6 +246,12 @@ func (c Config) validate(mode Mode) error {
 	}
 	if c.SignupIdleTimeout <= 0 {
 		errs = append(errs, errors.New("SIGNUP_IDLE_TIMEOUT must be positive"))
+	}
+	if c.SignupMaxAge <= 0 {
+		errs = append(errs, errors.New("SIGNUP_MAX_AGE must be positive"))
+	}
+	if c.MaxOpenSignupsPerBusiness < 0 {
+		errs = append(errs, errors.New("MAX_OPEN_SIGNUPS_PER_BUSINESS must not be negative (0: no bound)"))
 	}
 	if c.ResetTokenTTL <= 0 || c.SessionTTL <= 0 || c.StepRetryBudget <= 0 || c.NTSTimeout <= 0 || c.VerifyTimeout <= 0 {
 		errs = append(errs, errors.New("RESET_TOKEN_TTL, SESSION_TTL, STEP_RETRY_BUDGET, NTS_TIMEOUT and VERIFY_TIMEOUT must be positive"))
@@ -290,6 +319,36 @@ func checkRateLimitStore(v, databaseURL string) error {
 		return nil
 	}
 	return fmt.Errorf("RATE_LIMIT_STORE must be memory, postgres or redis://host:port/N, not %q", v)
+}
+
+// checkSecrets refuses operator secrets that protect nothing: too little
+// entropy, or a sample value of the repository (api and worker; dev may use
+// anything). The messages name the variable, never the value.
+func (c Config) checkSecrets() []error {
+	var errs []error
+	for _, s := range []struct{ name, value string }{{"ADMIN_TOKEN", c.AdminToken}, {"CODEC_TOKEN", c.CodecToken}} {
+		if s.value == "" {
+			continue
+		}
+		if err := secret.CheckStrong(s.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s %w", s.name, err))
+		}
+	}
+	if c.PayloadKeys != "" {
+		if err := secret.CheckKeySpec(c.PayloadKeys); err != nil {
+			errs = append(errs, fmt.Errorf("PAYLOAD_ENCRYPTION_KEYS %w (make one with `onboarding keygen`)", err))
+		}
+	}
+	return errs
+}
+
+// loopbackHost reports whether an SMTP host is this machine.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // PublicURL joins a path to PUBLIC_BASE_URL.

@@ -52,7 +52,7 @@ func TestBrowserOperatorDecodesInTemporalUI(t *testing.T) {
 	}
 
 	b.run("codec login", chromedp.Navigate(s.http.URL+"/codec/login"), chromedp.WaitVisible(chromedp.CSS("#token")))
-	b.run("token", chromedp.SendKeys(chromedp.CSS("#token"), "admin-secret"), chromedp.Click(chromedp.CSS("button")))
+	b.run("token", chromedp.SendKeys(chromedp.CSS("#token"), s.codec), chromedp.Click(chromedp.CSS("button")))
 	b.waitPage("Logged in")
 	b.shot("codec-login")
 

@@ -19,7 +19,7 @@ import (
 
 func backends(s *stack) map[string]ops.Backend {
 	return map[string]ops.Backend{
-		"admin API": &ops.API{BaseURL: s.http.URL, Token: "admin-secret"},
+		"admin API": &ops.API{BaseURL: s.http.URL, Token: s.admin},
 		"temporal":  &ops.Temporal{Client: s.temporal},
 	}
 }
@@ -121,7 +121,8 @@ func TestOperatorsRepairSignups(t *testing.T) {
 			if r.get("available") != true {
 				t.Errorf("name not free after cancel before submit: %s", r.raw)
 			}
-			expect(t, "step after cancel", s.call(http.MethodPost, k.path("/submit"), k.token, nil), 409, "step_out_of_order")
+			// The sign-up's token ended with it.
+			expect(t, "step after cancel", s.call(http.MethodPost, k.path("/submit"), k.token, nil), 404, "signup_not_found")
 
 			// Not after active.
 			a := s.start(t)
@@ -143,11 +144,11 @@ func TestAdminAPIAuth(t *testing.T) {
 	expect(t, "admin off", off.call(http.MethodGet, "/api/v1/admin/signups", "anything", nil), 404, "not_found")
 	on := newStack(t)
 	expect(t, "wrong token", on.call(http.MethodGet, "/api/v1/admin/signups", "nope", nil), 401, "unauthorized")
-	expect(t, "bad status", on.call(http.MethodGet, "/api/v1/admin/signups?status=lost", "admin-secret", nil), 422, "validation_failed")
-	expect(t, "bad limit", on.call(http.MethodGet, "/api/v1/admin/signups?limit=0", "admin-secret", nil), 422, "validation_failed")
-	expect(t, "unknown", on.call(http.MethodGet, "/api/v1/admin/signups/nope", "admin-secret", nil), 404, "signup_not_found")
+	expect(t, "bad status", on.call(http.MethodGet, "/api/v1/admin/signups?status=lost", on.admin, nil), 422, "validation_failed")
+	expect(t, "bad limit", on.call(http.MethodGet, "/api/v1/admin/signups?limit=0", on.admin, nil), 422, "validation_failed")
+	expect(t, "unknown", on.call(http.MethodGet, "/api/v1/admin/signups/nope", on.admin, nil), 404, "signup_not_found")
 	j := on.start(t)
-	r := on.call(http.MethodGet, "/api/v1/admin/signups/"+j.id, "admin-secret", nil)
+	r := on.call(http.MethodGet, "/api/v1/admin/signups/"+j.id, on.admin, nil)
 	expect(t, "show", r, 200, "")
 	if r.str("workflow_id") != "signup-"+j.id || r.str("run_id") == "" {
 		t.Errorf("show: %s", r.raw)

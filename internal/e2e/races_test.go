@@ -77,7 +77,7 @@ func TestFiftySignupsRaceForOneName(t *testing.T) {
 			winner = i
 		}
 	}
-	expect(t, "cancel", s.call(http.MethodPost, "/api/v1/admin/signups/"+js[winner].id+"/cancel", "admin-secret", `{"operator":"race"}`), 200, "")
+	expect(t, "cancel", s.call(http.MethodPost, "/api/v1/admin/signups/"+js[winner].id+"/cancel", s.admin, `{"operator":"race"}`), 200, "")
 	other := (winner + 1) % n
 	expect(t, "take the freed name", s.call(http.MethodPut, js[other].path("/organization"), js[other].token, orgBody("hot-name", other)), 200, "")
 }

@@ -35,6 +35,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Setenv("RECORD_PAYLOAD_KEYS", strings.TrimSpace(string(keys)))
 	s := newStack(t, func(c *config.Config) {
 		c.InviteTTL, c.InviteReminderBefore, c.StepRetryBudget, c.SignupIdleTimeout = 4*time.Second, 2*time.Second, 2*time.Second, 3*time.Second
+		c.SignupMaxAge = 8 * time.Second
 	})
 	out := filepath.Join("..", "..", "workflows", "testdata")
 
@@ -64,7 +65,7 @@ func TestRecordHistories(t *testing.T) {
 	n.waitStatus(t, "needs_attention", 20*time.Second)
 	s.smtp.Accept()
 	for _, path := range []string{"retry", "resend-invite", "cancel"} {
-		expect(t, path, s.call(http.MethodPost, "/api/v1/admin/signups/"+n.id+"/"+path, "admin-secret", `{"operator":"recorder"}`), 200, "")
+		expect(t, path, s.call(http.MethodPost, "/api/v1/admin/signups/"+n.id+"/"+path, s.admin, `{"operator":"recorder"}`), 200, "")
 	}
 	n.waitStatus(t, string(signup.StatusCancelled), 10*time.Second)
 	save(t, s, n.id, filepath.Join(out, *version+"-attention-resend-cancel.json"))
@@ -78,6 +79,19 @@ func TestRecordHistories(t *testing.T) {
 	expect(t, "org", s.call(http.MethodPut, i.path("/organization"), i.token, `{"organization_name":"record-idle","contact_name":"x","contact_email":"i@example.com","mobile_phone":"010-1111-2222"}`), 200, "")
 	i.waitStatus(t, "abandoned", 15*time.Second)
 	save(t, s, i.id, filepath.Join(out, *version+"-abandoned.json"))
+
+	// abandoned at SIGNUP_MAX_AGE: never idle (a step every 1.5 s), still
+	// ended 8 s after its start.
+	m := s.start(t)
+	expect(t, "cert", s.upload(m.id, m.token, "c.pdf", pdf), 201, "")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(1500 * time.Millisecond) {
+		r := s.call(http.MethodPost, m.path("/business-number/verify"), m.token, `{"business_number":"2208162517"}`)
+		if r.status != 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	m.waitStatus(t, "abandoned", 15*time.Second)
+	save(t, s, m.id, filepath.Join(out, *version+"-max-age.json"))
 }
 
 var version = flag.String("version", "v1", "the workflow version the recorded histories belong to")

@@ -8,6 +8,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"time"
+
+	"github.com/kcloud/onboarding/internal/bizno"
 )
 
 // submitOne takes one sign-up through the wizard to submit and returns its id.
@@ -26,8 +28,11 @@ func (r *run) submitOne(ctx context.Context, n int) string {
 	_, _ = fw.Write([]byte("%PDF-1.4\n"))
 	_ = mw.Close()
 	r.call(ctx, http.MethodPost, base+"/certificate", created.SignupToken, mw.FormDataContentType(), buf.Bytes(), 201, nil)
-	r.call(ctx, http.MethodPost, base+"/business-number/verify", created.SignupToken, "application/json", []byte(`{"business_number":"2208162517"}`), 200, nil)
-	info, _ := json.Marshal(map[string]string{"business_number": "2208162517", "billing_email": "b@example.com", "company_name": "Acme",
+	// A business of its own: one number has at most
+	// MAX_OPEN_SIGNUPS_PER_BUSINESS open sign-ups.
+	number := bizno.Make(int(time.Now().UnixNano()%1e8) + n).String()
+	r.call(ctx, http.MethodPost, base+"/business-number/verify", created.SignupToken, "application/json", []byte(`{"business_number":"`+number+`"}`), 200, nil)
+	info, _ := json.Marshal(map[string]string{"business_number": number, "billing_email": "b@example.com", "company_name": "Acme",
 		"representative_name": "Kim", "representative_phone": "02-123-4567", "address": "Seoul", "business_type": "Service", "business_category": "Software"})
 	r.call(ctx, http.MethodPut, base+"/user-info", created.SignupToken, "application/json", info, 200, nil)
 	orgBody, _ := json.Marshal(map[string]string{"organization_name": org, "contact_name": "Lee", "contact_email": "o@" + org + ".example.com", "mobile_phone": "010-1234-5678"})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -55,8 +56,32 @@ func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Send delivers m. A 5xx refusal comes back as *PermanentError; anything
-// else (no connection, 4xx) may succeed later.
+// else (no connection, 4xx) may succeed later. Errors never quote an email
+// address: servers put the recipient in their refusals ("550 5.1.1
+// <kim@example.com>: no such user"), and the error goes on to the logs, the
+// sign-up's history and the operators' screens.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
+	err := s.send(ctx, m)
+	if err == nil {
+		return nil
+	}
+	// A new error with the cleaned text, wrapping nothing: error chains
+	// are printed whole (Temporal's failures carry every cause), so the
+	// original must not ride along.
+	clean := errors.New(addressRe.ReplaceAllString(err.Error(), "<address>"))
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return &PermanentError{Err: clean}
+	}
+	return clean
+}
+
+// addressRe matches what looks like an email address (a dotted domain, as
+// every address the service mails has), bracketed or not; Message-IDs
+// (<invite-…@onboarding>) are left alone.
+var addressRe = regexp.MustCompile(`[^\s<>()\[\]"',;:]+@[^\s<>()\[\]"',;:.]+(\.[^\s<>()\[\]"',;:.]+)+`)
+
+func (s *SMTP) send(ctx context.Context, m Message) error {
 	msg := mail.NewMsg()
 	if err := msg.From(s.cfg.From); err != nil {
 		return &PermanentError{Err: fmt.Errorf("mailer: from %q: %w", s.cfg.From, err)}

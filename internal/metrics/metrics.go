@@ -22,10 +22,11 @@ import (
 
 // Registry holds the instruments.
 type Registry struct {
-	reg      *prometheus.Registry
-	requests *prometheus.HistogramVec
-	events   *prometheus.CounterVec
-	erased   *prometheus.CounterVec
+	reg          *prometheus.Registry
+	requests     *prometheus.HistogramVec
+	events       *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
+	erased       *prometheus.CounterVec
 }
 
 // Events counted by onboarding_signup_events_total.
@@ -53,6 +54,13 @@ func New() *Registry {
 			Name: "onboarding_signup_events_total",
 			Help: "Sign-up events: started, submitted, invited, active, expired, abandoned, needs_attention, cancelled.",
 		}, []string{"event"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onboarding_operator_auth_failures_total",
+			Help: "Calls with a wrong operator token, by endpoint: admin (the admin API) or codec (the codec server and its login).",
+		}, []string{"endpoint"}),
+	}
+	for _, e := range []string{EndpointAdmin, EndpointCodec} {
+		r.authFailures.WithLabelValues(e)
 	}
 	r.erased = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onboarding_signups_erased_total",
@@ -64,13 +72,54 @@ func New() *Registry {
 	for _, e := range []string{EventStarted, EventSubmitted, EventInvited, EventActive, EventExpired, EventAbandoned, EventNeedsAttention, EventCancelled} {
 		r.events.WithLabelValues(e)
 	}
-	r.reg.MustRegister(r.requests, r.events, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.reg.MustRegister(r.requests, r.events, r.authFailures, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
 
-// ObserveRequest records one HTTP request.
+// ObserveRequest records one HTTP request. Every label is bounded whatever
+// the client sends: route is a registered pattern ("" becomes "unmatched"),
+// the method one of the standard ones or "other", the status a valid code or
+// "other".
 func (r *Registry) ObserveRequest(route, method string, status int, d time.Duration) {
-	r.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+	if route == "" {
+		route = UnmatchedRoute
+	}
+	r.requests.WithLabelValues(route, Method(method), statusLabel(status)).Observe(d.Seconds())
+}
+
+// UnmatchedRoute is the route label of requests no route matched.
+const UnmatchedRoute = "unmatched"
+
+// Method folds a request method into a bounded set: the methods of RFC 9110
+// and PATCH as they are, anything else "other". Use it wherever a method
+// becomes a label, a span name or a log field.
+func Method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
+}
+
+// Operator endpoints counted by onboarding_operator_auth_failures_total.
+const (
+	EndpointAdmin = "admin"
+	EndpointCodec = "codec"
+)
+
+// OperatorAuthFailure counts a call with a wrong operator token.
+func (r *Registry) OperatorAuthFailure(endpoint string) {
+	if r != nil {
+		r.authFailures.WithLabelValues(endpoint).Inc()
+	}
 }
 
 // Event counts a sign-up event.

@@ -1,5 +1,6 @@
 // Package secret makes the random bearer tokens handed to people (sign-up,
-// invitation, reset and session tokens) and the hashes they are stored as.
+// invitation, reset and session tokens) and the hashes they are stored as,
+// and judges the operator secrets given to the service (strength.go).
 package secret
 
 import (

@@ -19,6 +19,9 @@ const (
 	CodeNotInvited              = "not_invited"
 	CodeNotCancellable          = "not_cancellable"
 	CodeNotEnded                = "not_ended"
+	// CodeTooManyOpenSignups: the business number has
+	// MAX_OPEN_SIGNUPS_PER_BUSINESS unsubmitted sign-ups already (409).
+	CodeTooManyOpenSignups = "too_many_open_signups"
 )
 
 // Fields maps an input field to why it was refused.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kcloud/onboarding/internal/codec"
+	"github.com/kcloud/onboarding/internal/secret"
 )
 
 // Proc is one process of the topology.
@@ -201,7 +202,9 @@ func New(o Options) (*Topology, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	t := &Topology{opts: o, AdminToken: "topology-admin"}
+	// A random operator token: api and worker refuse weak ones at start.
+	adminToken, _ := secret.NewToken()
+	t := &Topology{opts: o, AdminToken: adminToken}
 	var free ports
 	defer free.release()
 	addr := free.addr

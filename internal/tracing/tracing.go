@@ -70,11 +70,12 @@ func WithExporter(exp sdktrace.SpanExporter, service string) *Tracing {
 func (t *Tracing) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
 
 // StartHTTP continues the caller's trace (traceparent) or starts one for an
-// HTTP request; end the span with EndHTTP.
-func (t *Tracing) StartHTTP(r *http.Request, route string) (context.Context, trace.Span) {
+// HTTP request; end the span with EndHTTP. method is the request's method as
+// the caller folded it (span names must not take any value a client sends).
+func (t *Tracing) StartHTTP(r *http.Request, method, route string) (context.Context, trace.Span) {
 	ctx := t.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	return t.Tracer.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.method", r.Method), attribute.String("http.route", route)))
+	return t.Tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.method", method), attribute.String("http.route", route)))
 }
 
 // EndHTTP records the status and ends the span.

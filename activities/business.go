@@ -1,0 +1,62 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/models"
+)
+
+// claimBusinessNumber takes for the sign-up one of the maxOpenPerBusiness
+// slots of a business number (written 123-45-67890), or finds the one it
+// holds already. It reports whether the slot is new, so that a verification
+// that fails can give it back. All slots taken: too_many_open_signups.
+func (a *Activities) claimBusinessNumber(ctx context.Context, signupID, number string) (bool, error) {
+	db := a.db.WithContext(ctx)
+	held := func() (bool, error) {
+		var n int64
+		err := db.Model(&models.BusinessNumberSlot{}).Where("signup_id = ? AND business_number = ?", signupID, number).Count(&n).Error
+		return n > 0, err
+	}
+	if ok, err := held(); err != nil || ok {
+		return false, wrapClaim(err)
+	}
+	for slot := 0; slot < a.maxOpenPerBusiness; slot++ {
+		res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.BusinessNumberSlot{
+			BusinessNumber: number, Slot: slot, SignupID: signupID, CreatedAt: a.now(),
+		})
+		if res.Error != nil {
+			return false, wrapClaim(res.Error)
+		}
+		if res.RowsAffected == 1 {
+			return true, nil
+		}
+		// Taken, by another sign-up or (a retried attempt) by this one.
+		if ok, err := held(); err != nil || ok {
+			return false, wrapClaim(err)
+		}
+	}
+	return false, permanent(signup.CodeTooManyOpenSignups,
+		"this business number has "+strconv.Itoa(a.maxOpenPerBusiness)+" sign-ups in progress already; finish one of them, or wait until an unfinished one is abandoned", nil)
+}
+
+func wrapClaim(err error) error {
+	if err != nil {
+		return fmt.Errorf("verify: business number slot: %w", err)
+	}
+	return nil
+}
+
+// releaseBusinessNumbers gives back the sign-up's slots: it has been
+// submitted, abandoned or cancelled.
+func releaseBusinessNumbers(tx *gorm.DB, signupID string) error {
+	if err := tx.Where("signup_id = ?", signupID).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
+		return fmt.Errorf("business number slots: %w", err)
+	}
+	return nil
+}
