@@ -60,7 +60,7 @@ func TestReplicasCodecLogin(t *testing.T) {
 	if res := login(a.URL, "wrong"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d", res.StatusCode)
 	}
-	res := login(a.URL, "admin-secret")
+	res := login(a.URL, s.codec)
 	if res.StatusCode != 200 {
 		t.Fatalf("login: %d", res.StatusCode)
 	}

@@ -293,7 +293,7 @@ func TestEraseOnRequest(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	backends := map[string]ops.Backend{
-		"admin API": &ops.API{BaseURL: s.http.URL, Token: "admin-secret"},
+		"admin API": &ops.API{BaseURL: s.http.URL, Token: s.admin},
 		"temporal":  &ops.Temporal{Client: s.temporal, TaskQueue: s.cfg.TemporalTaskQueue},
 	}
 	for _, name := range []string{"admin API", "temporal"} {
@@ -304,7 +304,7 @@ func TestEraseOnRequest(t *testing.T) {
 			if _, err := b.Do(ctx, j.id, ops.Erase, signup.OperatorInput{Operator: "kim.ops"}); opsCode(err) != signup.CodeNotEnded {
 				t.Fatalf("erase before the end: %v", err)
 			}
-			expect(t, "cancel", s.call(http.MethodPost, "/api/v1/admin/signups/"+j.id+"/cancel", "admin-secret", `{"operator":"kim.ops"}`), 200, "")
+			expect(t, "cancel", s.call(http.MethodPost, "/api/v1/admin/signups/"+j.id+"/cancel", s.admin, `{"operator":"kim.ops"}`), 200, "")
 			for i := range 2 {
 				v, err := b.Do(ctx, j.id, ops.Erase, signup.OperatorInput{Operator: "kim.ops", Reason: "customer request #42"})
 				if err != nil || v.SignupID != j.id || v.Status != signup.StatusCancelled || v.Certificate != nil {
@@ -328,7 +328,7 @@ func TestEraseOnRequest(t *testing.T) {
 			}
 		})
 	}
-	r := s.call(http.MethodPost, "/api/v1/admin/signups/00000000-0000-0000-0000-000000000000/erase", "admin-secret", nil)
+	r := s.call(http.MethodPost, "/api/v1/admin/signups/00000000-0000-0000-0000-000000000000/erase", s.admin, nil)
 	expect(t, "unknown", r, http.StatusNotFound, "signup_not_found")
 	expect(t, "no token", s.call(http.MethodPost, "/api/v1/admin/signups/x/erase", "", nil), http.StatusUnauthorized, "unauthorized")
 	if m, _ := metricsText(t, s); !strings.Contains(m, `onboarding_signups_erased_total{trigger="request"} 2`) {
