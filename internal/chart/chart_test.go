@@ -204,21 +204,26 @@ type chartCase struct {
 	ingress, serviceMonitor, keda, searchAttributes bool
 	// Secrets the chart makes (beside hook Secrets).
 	chartSecrets []string
+	// Secrets the values name (made by the operator): every Secret a pod
+	// reads is one of these or one the chart makes.
+	externalSecrets []string
 	// The Temporal files mounted (mtls or a server CA).
 	temporalFiles bool
 }
 
 var chartCases = []chartCase{
-	{name: "default values"},
+	{name: "default values", externalSecrets: []string{"onboarding"}},
 	{
 		name:    "Temporal Cloud",
 		values:  []string{chartDir + "/values-temporal-cloud.yaml"},
 		ingress: true, serviceMonitor: true, keda: true,
+		externalSecrets: []string{"onboarding"},
 	},
 	{
 		name:             "self-hosted cluster",
 		values:           []string{chartDir + "/values-self-hosted.yaml"},
 		searchAttributes: true,
+		externalSecrets:  []string{"onboarding-app", "smtp-relay"},
 	},
 	{
 		name:    "secrets made by the chart, mTLS",
@@ -370,7 +375,7 @@ func TestChartRenders(t *testing.T) {
 							t.Errorf("%s pod annotation %s = %q, want a sha256", d.Name, k, d.Spec.Template.Annotations[k])
 						}
 					}
-					checkEnvSources(t, m, d)
+					checkEnvSources(t, m, d, tc.externalSecrets)
 				}
 			})
 
@@ -771,17 +776,24 @@ func checkMigrateJob(t *testing.T, m *manifests) {
 
 // checkEnvSources: every Secret a pod reads is one the chart makes (with the
 // key) or one the values name; hook Secrets are not for the pods.
-func checkEnvSources(t *testing.T, m *manifests, d *appsv1.Deployment) {
+func checkEnvSources(t *testing.T, m *manifests, d *appsv1.Deployment, external []string) {
 	t.Helper()
+	known := func(what, name string) {
+		t.Helper()
+		switch {
+		case m.hookSecrets[name]:
+			t.Errorf("%s %s: the hook Secret %s (deleted after the hook)", d.Name, what, name)
+		case m.secrets[name] == nil && !slices.Contains(external, name):
+			t.Errorf("%s %s: Secret %s is neither made by the chart nor named by the values (%v)", d.Name, what, name, external)
+		}
+	}
 	c := &d.Spec.Template.Spec.Containers[0]
 	for _, e := range c.Env {
 		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
 			continue
 		}
 		ref := e.ValueFrom.SecretKeyRef
-		if m.hookSecrets[ref.Name] {
-			t.Errorf("%s %s reads the hook Secret %s (deleted after the hook)", d.Name, e.Name, ref.Name)
-		}
+		known(e.Name, ref.Name)
 		if s := m.secrets[ref.Name]; s != nil {
 			if _, ok := s.Data[ref.Key]; !ok {
 				t.Errorf("%s %s reads key %s the Secret %s lacks", d.Name, e.Name, ref.Key, ref.Name)
@@ -789,8 +801,20 @@ func checkEnvSources(t *testing.T, m *manifests, d *appsv1.Deployment) {
 		}
 	}
 	for _, v := range d.Spec.Template.Spec.Volumes {
-		if v.Secret != nil && m.hookSecrets[v.Secret.SecretName] {
-			t.Errorf("%s mounts the hook Secret %s", d.Name, v.Secret.SecretName)
+		if v.Secret != nil {
+			known("volume "+v.Name, v.Secret.SecretName)
+			if s := m.secrets[v.Secret.SecretName]; s != nil {
+				for _, mnt := range c.VolumeMounts {
+					if mnt.Name != v.Name {
+						continue
+					}
+					for _, e := range c.Env {
+						if rel, ok := strings.CutPrefix(e.Value, mnt.MountPath+"/"); ok && s.Data[rel] == nil {
+							t.Errorf("%s %s = %s: Secret %s has no key %s", d.Name, e.Name, e.Value, s.Name, rel)
+						}
+					}
+				}
+			}
 		}
 	}
 	for _, want := range []string{"DATABASE_URL", "PAYLOAD_ENCRYPTION_KEYS"} {
