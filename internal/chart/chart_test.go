@@ -234,6 +234,7 @@ var chartCases = []chartCase{
 }
 
 func TestChartRenders(t *testing.T) {
+	helm(t)
 	appVersion := chartAppVersion(t)
 	for _, tc := range chartCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -480,6 +481,7 @@ func TestChartRenders(t *testing.T) {
 // TestChartRestartsPodsOnChange: a changed chart-made Secret or ConfigMap
 // changes the pods' checksum annotations (so they restart); nothing else does.
 func TestChartRestartsPodsOnChange(t *testing.T) {
+	helm(t)
 	values := []string{"testdata/values-chart-secrets.yaml"}
 	base, err := render(t, values)
 	if err != nil {
@@ -515,6 +517,7 @@ func TestChartRestartsPodsOnChange(t *testing.T) {
 // TestChartRefusesWrongValues: the schema (and the template's own checks)
 // stop a wrong value with a message naming it.
 func TestChartRefusesWrongValues(t *testing.T) {
+	helm(t)
 	for _, tc := range []struct {
 		name   string
 		values []string
