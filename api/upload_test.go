@@ -200,3 +200,27 @@ func TestPacedUpload(t *testing.T) {
 		})
 	}
 }
+
+// A rate-limit store that is down is logged once per storeWarnEvery, with
+// the calls let through in between, not once per call.
+func TestStoreDownLoggedOncePerInterval(t *testing.T) {
+	l := newLimits()
+	t0 := time.Now()
+	steps := []struct {
+		at     time.Duration
+		say    bool
+		unsaid int64
+	}{
+		{0, true, 0},
+		{time.Second, false, 0},
+		{2 * time.Second, false, 0},
+		{storeWarnEvery + time.Second, true, 2},
+		{storeWarnEvery + 2*time.Second, false, 0},
+	}
+	for i, st := range steps {
+		say, unsaid := l.storeDown(t0.Add(st.at))
+		if say != st.say || unsaid != st.unsaid {
+			t.Fatalf("call %d at +%s: log %v with %d unsaid, want %v with %d", i, st.at, say, unsaid, st.say, st.unsaid)
+		}
+	}
+}
