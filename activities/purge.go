@@ -88,8 +88,22 @@ func (a *Activities) forgetWorkflow(ctx context.Context, signupID string) {
 	if a.temporal == nil {
 		return
 	}
-	if err := retention.ForgetWorkflow(ctx, a.temporal, a.namespace, signupID); err != nil {
-		a.log.WarnContext(ctx, "erased sign-up's workflow not deleted from Temporal", "signup_id", signupID, "error", err)
+	// The workflow writes the ended status just before it completes: give
+	// it a few seconds to close.
+	for try := 0; ; try++ {
+		err := retention.ForgetWorkflow(ctx, a.temporal, a.namespace, signupID)
+		if errors.Is(err, retention.ErrStillRunning) && try < 5 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+				continue
+			}
+		}
+		if err != nil {
+			a.log.WarnContext(ctx, "erased sign-up's workflow not deleted from Temporal", "signup_id", signupID, "error", err)
+		}
+		return
 	}
 }
 

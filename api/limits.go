@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,6 +45,24 @@ const (
 
 type limits struct {
 	byName map[limitName]*ratelimit.Limiter
+	// A store that is down fails every call: say so once per
+	// storeWarnEvery, with how many calls went through meanwhile.
+	lastWarn atomic.Int64 // unix nanoseconds
+	unsaid   atomic.Int64
+}
+
+const storeWarnEvery = 10 * time.Second
+
+// storeDown reports whether to log a store failure now, and how many calls
+// were let through unlogged before it.
+func (l *limits) storeDown(now time.Time) (bool, int64) {
+	n := l.unsaid.Add(1)
+	last := l.lastWarn.Load()
+	if now.UnixNano()-last < int64(storeWarnEvery) || !l.lastWarn.CompareAndSwap(last, now.UnixNano()) {
+		return false, 0
+	}
+	l.unsaid.Add(-n)
+	return true, n - 1
 }
 
 // share counts every limit in store (nil: per process), each under its
@@ -103,7 +122,9 @@ func (s *Server) allow(c *gin.Context, name limitName, key string) bool {
 	if err != nil {
 		// The shared counter is down: let the call through rather than
 		// lock everyone out, and say so.
-		s.log.WarnContext(c.Request.Context(), "rate limit store unavailable; call allowed", "error", err)
+		if say, unsaid := s.limits.storeDown(time.Now()); say {
+			s.log.WarnContext(c.Request.Context(), "rate limit store unavailable; calls allowed", "error", err, "calls_allowed_since_last_warning", unsaid)
+		}
 	}
 	if ok {
 		return true

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -141,4 +144,83 @@ func FuzzReadCertificate(f *testing.F) {
 			t.Fatalf("filename %q", name)
 		}
 	})
+}
+
+// An upload in a slot must keep sending: a client that trickles its body is
+// cut after the grace period instead of holding the slot for the server's
+// read timeout, while a steady one is read to the end.
+func TestPacedUpload(t *testing.T) {
+	slots := newUploadSlots()
+	slots.grace, slots.minRate = 300*time.Millisecond, 64<<10
+	type result struct {
+		n   int64
+		err error
+	}
+	got := make(chan result, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, slots.paced(w, r.Body))
+		got <- result{n, err}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name    string
+		chunks  int
+		every   time.Duration
+		wantCut bool
+	}{
+		{"steady", 8, 10 * time.Millisecond, false},
+		{"trickle", 40, 100 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			go func() {
+				chunk := bytes.Repeat([]byte("x"), 8<<10)
+				if tt.wantCut {
+					chunk = chunk[:1]
+				}
+				for i := 0; i < tt.chunks; i++ {
+					if _, err := pw.Write(chunk); err != nil {
+						return
+					}
+					time.Sleep(tt.every)
+				}
+				_ = pw.Close()
+			}()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, pr)
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				res.Body.Close()
+			}
+			r := <-got
+			_ = pr.CloseWithError(io.ErrClosedPipe)
+			if cut := r.err != nil; cut != tt.wantCut {
+				t.Fatalf("read %d bytes, error %v; want cut %v", r.n, r.err, tt.wantCut)
+			}
+		})
+	}
+}
+
+// A rate-limit store that is down is logged once per storeWarnEvery, with
+// the calls let through in between, not once per call.
+func TestStoreDownLoggedOncePerInterval(t *testing.T) {
+	l := newLimits()
+	t0 := time.Now()
+	steps := []struct {
+		at     time.Duration
+		say    bool
+		unsaid int64
+	}{
+		{0, true, 0},
+		{time.Second, false, 0},
+		{2 * time.Second, false, 0},
+		{storeWarnEvery + time.Second, true, 2},
+		{storeWarnEvery + 2*time.Second, false, 0},
+	}
+	for i, st := range steps {
+		say, unsaid := l.storeDown(t0.Add(st.at))
+		if say != st.say || unsaid != st.unsaid {
+			t.Fatalf("call %d at +%s: log %v with %d unsaid, want %v with %d", i, st.at, say, unsaid, st.say, st.unsaid)
+		}
+	}
 }

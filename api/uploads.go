@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -8,26 +9,32 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// Bounds on uploads in progress: each holds up to MaxCertificate of memory
-// until stored, so a process takes a few at once and one client fewer.
+// Bounds on uploads in progress. An upload streams to the certificate store
+// (a few buffers of memory), so a process takes many at once; what bounds
+// them is the time a slow client could hold one: an upload must keep
+// sending at least uploadMinRate after uploadGrace, or it is cut.
 const (
-	uploadsAtOnce    = 8
+	uploadsAtOnce    = 64
 	uploadsPerClient = 2
 	// uploadWait is how long an upload waits for one of the process's slots
-	// before it is answered 503 (uploads of a few hundred kilobytes take
-	// milliseconds; a queue this long means the process is flooded).
-	uploadWait = 10 * time.Second
+	// before it is answered 503 (a queue this long means the process is
+	// flooded).
+	uploadWait    = 10 * time.Second
+	uploadGrace   = 10 * time.Second
+	uploadMinRate = 32 << 10 // bytes per second
 )
 
 // uploadSlots counts the uploads in progress, in all and by client.
 type uploadSlots struct {
+	grace    time.Duration
+	minRate  int64 // bytes per second
 	slots    chan struct{}
 	mu       sync.Mutex
 	byClient map[string]int
 }
 
 func newUploadSlots() *uploadSlots {
-	return &uploadSlots{slots: make(chan struct{}, uploadsAtOnce), byClient: map[string]int{}}
+	return &uploadSlots{grace: uploadGrace, minRate: uploadMinRate, slots: make(chan struct{}, uploadsAtOnce), byClient: map[string]int{}}
 }
 
 func (u *uploadSlots) enter(client string) bool {
@@ -52,7 +59,8 @@ func (u *uploadSlots) leave(client string) {
 // uploads in progress is answered 429 rate_limited (with the other per-client
 // limits, so not when RATE_LIMITS=off); beyond uploadsAtOnce in the process,
 // an upload waits up to uploadWait for a slot, then gets 503
-// temporarily_unavailable. Both answers carry Retry-After.
+// temporarily_unavailable. Both answers carry Retry-After. An upload in a
+// slot reads its body paced (see paced).
 func (s *Server) uploadGate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.limits != nil {
@@ -69,6 +77,7 @@ func (s *Server) uploadGate() gin.HandlerFunc {
 		select {
 		case s.uploads.slots <- struct{}{}:
 			defer func() { <-s.uploads.slots }()
+			c.Request.Body = s.uploads.paced(c.Writer, c.Request.Body)
 		case <-t.C:
 			c.Header("Retry-After", "1")
 			s.fail(c, problem(http.StatusServiceUnavailable, "temporarily_unavailable", "too many uploads at once; try again"))
@@ -79,4 +88,36 @@ func (s *Server) uploadGate() gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// paced wraps an upload's body so that each read must arrive by
+// grace + (bytes so far ÷ minRate) from the start: a client trickling a few
+// bytes at a time cannot hold a slot until the server's read timeout.
+func (u *uploadSlots) paced(w http.ResponseWriter, body io.ReadCloser) io.ReadCloser {
+	return &pacedBody{ReadCloser: body, rc: http.NewResponseController(w), start: time.Now(), grace: u.grace, minRate: u.minRate}
+}
+
+type pacedBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	start   time.Time
+	grace   time.Duration
+	minRate int64
+	n       int64
+}
+
+func (p *pacedBody) Read(b []byte) (int, error) {
+	due := p.start.Add(p.grace + time.Duration(p.n)*time.Second/time.Duration(p.minRate))
+	// Without a connection deadline to set (a test's recorder), the
+	// server's read timeout still bounds the upload.
+	_ = p.rc.SetReadDeadline(due)
+	n, err := p.ReadCloser.Read(b)
+	p.n += int64(n)
+	if err != nil {
+		// The body is done: lift the deadline, or the server's read in the
+		// background would hit it and cancel the request's context while
+		// the handler still works on the upload.
+		_ = p.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

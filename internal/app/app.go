@@ -172,19 +172,38 @@ func Logger(cfg config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 }
 
-// OpenDB opens DATABASE_URL and applies pending migrations.
+// migrate applies pending migrations, or with MIGRATE_ON_START=false
+// refuses a schema that is behind this binary.
+func (r *Runtime) migrate(ctx context.Context, db *store.DB) error {
+	if !r.Cfg.MigrateOnStart {
+		pending, err := db.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("database schema is behind this binary (pending migrations %v) and MIGRATE_ON_START=false: run `onboarding migrate` first", pending)
+		}
+		return nil
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		r.Log.Info("database migrated", "versions", applied, "dialect", db.Dialect)
+	}
+	return nil
+}
+
+// OpenDB opens DATABASE_URL and applies pending migrations (MIGRATE_ON_START).
 func (r *Runtime) OpenDB(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, r.Cfg.DatabaseURL, r.Log)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := db.Migrate(ctx)
-	if err != nil {
+	if err := r.migrate(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, err
-	}
-	if len(applied) > 0 {
-		r.Log.Info("database migrated", "versions", applied, "dialect", db.Dialect)
 	}
 	r.Metrics.WatchStatuses(db.DB)
 	if err := r.Metrics.CountStatements(db.DB, statementCaller); err != nil {
@@ -206,6 +225,12 @@ func (r *Runtime) openCertificates(ctx context.Context, db *store.DB) error {
 		return err
 	}
 	r.closers = append(r.closers, func() { _ = certs.Close() })
+	if r.Mode != config.ModeDev && strings.HasPrefix(r.Cfg.CertificateStore, "file:") {
+		// Certificates uploaded through one api must be readable by every
+		// worker, and erased wherever they are.
+		r.Log.Warn("CERTIFICATE_STORE is a directory: every api and worker process must see the same one (a shared volume), or use s3:// or gs://",
+			"certificate_store", r.Cfg.CertificateStore)
+	}
 	r.Certs = certs
 	r.Eraser = retention.New(db, certs, r.Metrics.Erased, r.Log.With("component", "retention"))
 	return nil
@@ -358,13 +383,33 @@ func (r *Runtime) StartWorker(c client.Client, db *store.DB) (worker.Worker, err
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := r.EnsurePurgeSchedule(ctx, c); err != nil {
-		w.Stop()
-		return nil, err
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.closers = append(r.closers, cancel)
+	go r.keepPurgeSchedule(ctx, c)
 	return w, nil
+}
+
+// keepPurgeSchedule ensures the purge Schedule, trying again with a growing
+// pause while Temporal refuses (a namespace without the permission, a
+// server restarting): the worker's sign-ups must not wait for the purge.
+func (r *Runtime) keepPurgeSchedule(ctx context.Context, c client.Client) {
+	pause := 5 * time.Second
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := r.EnsurePurgeSchedule(actx, c)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.Log.Warn("purge schedule not ensured; personal data is not erased until it is; trying again",
+			"error", err, "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Minute)
+	}
 }
 
 // API builds the HTTP API. box is dev mode's mailbox (nil otherwise).

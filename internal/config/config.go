@@ -37,6 +37,10 @@ type Config struct {
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
 	DatabaseURL string `env:"DATABASE_URL"`
 	DataDir     string `env:"DATA_DIR" envDefault:"./.onboarding"`
+	// MigrateOnStart applies pending migrations when a process opens the
+	// database. Off (a deployment runs `onboarding migrate` as a job first),
+	// a process refuses to start on a schema that is behind.
+	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
 
 	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
@@ -148,7 +152,7 @@ func Load(mode Mode) (Config, error) {
 			c.LogFormat = "text"
 		}
 	}
-	if _, set := os.LookupEnv("SHUTDOWN_DELAY"); !set && mode == ModeAPI {
+	if !isSet("SHUTDOWN_DELAY") && mode == ModeAPI {
 		c.ShutdownDelay = 5 * time.Second
 	}
 	if c.TemporalCompression == "" {
@@ -157,11 +161,11 @@ func Load(mode Mode) (Config, error) {
 			c.TemporalCompression = "none"
 		}
 	}
-	if _, set := os.LookupEnv("HTTP_ADDR"); !set && mode == ModeDev {
+	if !isSet("HTTP_ADDR") && mode == ModeDev {
 		// Dev mode is for this machine: it listens on loopback unless told.
 		c.HTTPAddr = "127.0.0.1:8080"
 	}
-	if _, set := os.LookupEnv("METRICS_ADDR"); !set && mode == ModeWorker {
+	if !isSet("METRICS_ADDR") && mode == ModeWorker {
 		c.MetricsAddr = ":9090"
 	}
 	if mode == ModeDev {
@@ -314,11 +318,13 @@ func checkRateLimitStore(v, databaseURL string) error {
 		return nil
 	case strings.HasPrefix(v, "redis://") || strings.HasPrefix(v, "rediss://"):
 		if _, err := url.Parse(v); err != nil {
-			return fmt.Errorf("RATE_LIMIT_STORE: %w", err)
+			// The URL may hold a password: name the setting, not its value.
+			return errors.New("RATE_LIMIT_STORE is not a valid redis://[user:password@]host:port/N URL")
 		}
 		return nil
 	}
-	return fmt.Errorf("RATE_LIMIT_STORE must be memory, postgres or redis://host:port/N, not %q", v)
+	// Not the value itself: a mistyped scheme may still carry a password.
+	return errors.New("RATE_LIMIT_STORE must be memory, postgres or redis://host:port/N")
 }
 
 // checkSecrets refuses operator secrets that protect nothing: too little
@@ -354,4 +360,11 @@ func loopbackHost(host string) bool {
 // PublicURL joins a path to PUBLIC_BASE_URL.
 func (c Config) PublicURL(path string) string {
 	return strings.TrimRight(c.PublicBaseURL, "/") + path
+}
+
+// isSet reports whether the environment gives k a value; an empty one (as
+// a compose file or chart leaves behind) counts as unset.
+func isSet(k string) bool {
+	v, ok := os.LookupEnv(k)
+	return ok && strings.TrimSpace(v) != ""
 }

@@ -132,6 +132,9 @@ func TestListenDefaults(t *testing.T) {
 		{"api on every interface, metrics with it", ModeAPI, nil, ":8080", ""},
 		{"api metrics on their own address", ModeAPI, []string{"METRICS_ADDR", "127.0.0.1:9464"}, ":8080", "127.0.0.1:9464"},
 		{"worker metrics", ModeWorker, nil, ":8080", ":9090"},
+		// A compose file or chart that leaves a variable empty means "default".
+		{"dev with an empty HTTP_ADDR stays on loopback", ModeDev, []string{"HTTP_ADDR", ""}, "127.0.0.1:8080", ""},
+		{"worker with an empty METRICS_ADDR", ModeWorker, []string{"METRICS_ADDR", " "}, ":8080", ":9090"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,5 +175,25 @@ func TestAbuseBounds(t *testing.T) {
 	setEnv(t, "MAX_OPEN_SIGNUPS_PER_BUSINESS", "-1")
 	if _, err := Load(ModeDev); err == nil || !strings.Contains(err.Error(), "MAX_OPEN_SIGNUPS_PER_BUSINESS") {
 		t.Fatalf("MAX_OPEN_SIGNUPS_PER_BUSINESS=-1: %v", err)
+	}
+}
+
+// A wrong RATE_LIMIT_STORE is named in the error, but its value (which may
+// carry a Redis password) is not printed.
+func TestRateLimitStoreErrorHidesValue(t *testing.T) {
+	tests := []struct{ name, v string }{
+		{"mistyped scheme", "redsi://:s3cretPassw0rd@cache:6379/0"},
+		{"unparsable redis URL", "redis://:s3cretPassw0rd@cache:6379/%zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkRateLimitStore(tt.v, "")
+			if err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_STORE") {
+				t.Fatalf("checkRateLimitStore(%q) = %v, want an error naming RATE_LIMIT_STORE", tt.v, err)
+			}
+			if strings.Contains(err.Error(), "s3cretPassw0rd") {
+				t.Fatalf("the error prints the password: %v", err)
+			}
+		})
 	}
 }

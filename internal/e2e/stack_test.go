@@ -121,6 +121,13 @@ func newStack(t *testing.T, opts ...func(*config.Config)) *stack {
 
 	t.Setenv("DATABASE_URL", storetest.URL(t))
 	t.Setenv("DATA_DIR", t.TempDir()) // where the certificate store is, by default
+	// Not the developer's own Temporal CLI profile or Cloud settings.
+	for _, k := range []string{"TEMPORAL_PROFILE", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_TLS",
+		"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+		"TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_NAME"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("TEMPORAL_CONFIG_FILE", os.DevNull)
 	t.Setenv("TEMPORAL_ADDRESS", temporalAddr)
 	t.Setenv("TEMPORAL_TASK_QUEUE", "e2e-"+uuid.NewString())
 	t.Setenv("SMTP_HOST", host)

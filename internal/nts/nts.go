@@ -139,6 +139,12 @@ func (c *Client) status(ctx context.Context, numbers []string, out map[string]St
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The client's error quotes the URL, whose query holds the service
+		// key: errors end up in logs and activity failures.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = c.baseURL + "/status"
+		}
 		return &Error{Err: err}
 	}
 	defer resp.Body.Close()
@@ -172,8 +178,17 @@ func (c *Client) status(ctx context.Context, numbers []string, out map[string]St
 	}
 	for _, n := range numbers {
 		if _, ok := out[n]; !ok {
-			return &Error{HTTPStatus: resp.StatusCode, Err: errors.New("answer lacks number " + n)}
+			return &Error{HTTPStatus: resp.StatusCode, Err: errors.New("answer lacks number " + mask(n))}
 		}
 	}
 	return nil
+}
+
+// mask keeps a business number's first three digits (its tax office) so an
+// error can be told apart without quoting the whole number.
+func mask(n string) string {
+	if len(n) <= 3 {
+		return n
+	}
+	return n[:3] + strings.Repeat("*", len(n)-3)
 }

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,7 +39,8 @@ type Redis struct {
 func OpenRedis(ctx context.Context, url, prefix string) (*Redis, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("RATE_LIMIT_STORE: %w", err)
+		// The URL may hold a password: name the setting, not its value.
+		return nil, errors.New("RATE_LIMIT_STORE is not a valid redis://[user:password@]host:port/N URL")
 	}
 	rdb := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

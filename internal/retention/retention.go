@@ -124,6 +124,9 @@ func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detai
 		if err := tx.Where("signup_id = ?", id).Delete(&models.NameReservation{}).Error; err != nil {
 			return fmt.Errorf("erase: reservation: %w", err)
 		}
+		if err := tx.Where("signup_id = ?", id).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
+			return fmt.Errorf("erase: business number slot: %w", err)
+		}
 		// Every certificate but the one a kept business profile cites.
 		pending, err = certstore.Retire(tx, "signup_id = ? AND id NOT IN (?)", id,
 			tx.Model(&models.BusinessProfile{}).Select("certificate_id").Where("signup_id = ? AND certificate_id IS NOT NULL", id))
@@ -235,10 +238,14 @@ func (e *Eraser) Due(ctx context.Context, cutoff time.Time, limit int) ([]string
 	return ids, nil
 }
 
+// ErrStillRunning reports a workflow that has not closed yet: the sign-up's
+// status is written just before its workflow completes.
+var ErrStillRunning = errors.New("retention: workflow still running")
+
 // ForgetWorkflow deletes a sign-up's closed workflow from Temporal: its
-// history and its visibility record with the search attributes. A running
-// workflow (the sign-up has not quite finished) and one already gone are
-// left alone.
+// history and its visibility record with the search attributes. One already
+// gone is not an error; a running one (the sign-up has not quite finished)
+// is left alone with ErrStillRunning.
 func ForgetWorkflow(ctx context.Context, c client.Client, namespace, signupID string) error {
 	wid := signup.WorkflowID(signupID)
 	desc, err := c.DescribeWorkflowExecution(ctx, wid, "")
@@ -251,7 +258,7 @@ func ForgetWorkflow(ctx context.Context, c client.Client, namespace, signupID st
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return nil
+		return ErrStillRunning
 	}
 	_, err = c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         namespace,

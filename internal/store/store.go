@@ -139,6 +139,25 @@ func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
 	return applied, nil
 }
 
+// Pending lists the versions of the migrations not yet applied.
+func (db *DB) Pending(ctx context.Context) ([]int64, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migration status: %w", err)
+	}
+	var pending []int64
+	for _, s := range st {
+		if s.State == goose.StatePending {
+			pending = append(pending, s.Source.Version)
+		}
+	}
+	return pending, nil
+}
+
 // MigrationStatus lists each migration and whether it is applied.
 func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
 	p, err := db.provider()

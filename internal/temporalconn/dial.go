@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"golang.org/x/net/http/httpproxy"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -76,6 +78,11 @@ func (s *Settings) dialOnce(ctx context.Context, opts client.Options) (client.Cl
 // an unreachable server gives a plain (retryable) error.
 func (s *Settings) probe(ctx context.Context) error {
 	addr := s.Address()
+	if proxied(addr) {
+		// gRPC goes through the proxy (HTTPS_PROXY) where a direct
+		// connection may not be allowed: its own errors must do.
+		return nil
+	}
 	d := net.Dialer{Timeout: 5 * time.Second}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -209,3 +216,10 @@ func (s *Settings) speaksTLS() bool {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// proxied reports whether gRPC reaches addr through a proxy of the
+// environment (HTTPS_PROXY, NO_PROXY), as grpc-go decides.
+func proxied(addr string) bool {
+	u, err := httpproxy.FromEnvironment().ProxyFunc()(&url.URL{Scheme: "https", Host: addr})
+	return err == nil && u != nil
+}

@@ -56,6 +56,8 @@ api_key = "secret"
 		wantErr string
 	}{
 		{"defaults", env{"TEMPORAL_CONFIG_FILE": none}, DefaultAddress, false, ""},
+		// What the test topologies set, so a developer's own CLI config is not read.
+		{"config file /dev/null", env{"TEMPORAL_CONFIG_FILE": os.DevNull}, DefaultAddress, false, ""},
 		{"empty variables count as unset", env{"TEMPORAL_CONFIG_FILE": none, "TEMPORAL_ADDRESS": "", "TEMPORAL_TLS_CLIENT_CERT_PATH": "", "TEMPORAL_TLS_SERVER_NAME": ""}, DefaultAddress, false, ""},
 		{"TLS on with the system's CAs", env{"TEMPORAL_CONFIG_FILE": none, "TEMPORAL_TLS": "true"}, DefaultAddress, true, ""},
 		{"mutual TLS from files", env{"TEMPORAL_CONFIG_FILE": none, "TEMPORAL_ADDRESS": "t:7233", "TEMPORAL_TLS_CLIENT_CERT_PATH": set.Client.CertFile,
@@ -87,6 +89,31 @@ api_key = "secret"
 			}
 			if strings.Contains(s.Describe(), "secret") {
 				t.Errorf("Describe shows the API key: %s", s.Describe())
+			}
+		})
+	}
+}
+
+// Behind an HTTPS proxy gRPC dials through it, so the direct probe is
+// skipped; NO_PROXY and no proxy keep it.
+func TestProxied(t *testing.T) {
+	tests := []struct {
+		name, proxy, noProxy, addr string
+		want                       bool
+	}{
+		{"no proxy", "", "", "ns.acct.tmprl.cloud:7233", false},
+		{"proxy", "http://proxy.internal:3128", "", "ns.acct.tmprl.cloud:7233", true},
+		{"excluded by NO_PROXY", "http://proxy.internal:3128", ".tmprl.cloud", "ns.acct.tmprl.cloud:7233", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"} {
+				t.Setenv(k, "")
+			}
+			t.Setenv("HTTPS_PROXY", tt.proxy)
+			t.Setenv("NO_PROXY", tt.noProxy)
+			if got := proxied(tt.addr); got != tt.want {
+				t.Fatalf("proxied(%q) = %v, want %v", tt.addr, got, tt.want)
 			}
 		})
 	}

@@ -234,6 +234,10 @@ func New(o Options) (*Topology, error) {
 		"RATE_LIMITS=off",
 		"LOG_LEVEL=warn",
 		"TEMPORAL_GRPC_COMPRESSION=none",
+		// Not the developer's own Temporal CLI profile or Cloud settings.
+		"TEMPORAL_CONFIG_FILE="+os.DevNull, "TEMPORAL_PROFILE=", "TEMPORAL_NAMESPACE=", "TEMPORAL_API_KEY=",
+		"TEMPORAL_TLS=", "TEMPORAL_TLS_CLIENT_CERT_PATH=", "TEMPORAL_TLS_CLIENT_KEY_PATH=", "TEMPORAL_TLS_SERVER_CA_CERT_PATH=",
+		"TEMPORAL_TLS_CLIENT_CERT_DATA=", "TEMPORAL_TLS_CLIENT_KEY_DATA=", "TEMPORAL_TLS_SERVER_CA_CERT_DATA=", "TEMPORAL_TLS_SERVER_NAME=",
 		// A short drain: these processes sit behind no load balancer
 		// unless a test puts one there (and sets its own delay).
 		"SHUTDOWN_DELAY=200ms",
