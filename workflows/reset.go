@@ -12,6 +12,6 @@ import (
 // from the HTTP request so that the answer (202) and its timing say nothing
 // about which accounts exist.
 func PasswordReset(ctx workflow.Context, in activities.PasswordResetInput) error {
-	ctx = workflow.WithActivityOptions(ctx, stepOptions(time.Hour))
+	ctx = workflow.WithActivityOptions(ctx, regularActivityOptions(time.Hour))
 	return workflow.ExecuteActivity(ctx, a.SendPasswordReset, in).Get(ctx, nil)
 }
