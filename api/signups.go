@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -60,23 +59,14 @@ func (s *Server) createSignup(c *gin.Context) {
 		CreatedAt: now, UpdatedAt: now}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
 	defer cancel()
-	// The first read-model row: the token's hash (so the next call can
-	// authenticate) and the view. The workflow's own saves supersede it.
-	viewJSON, err := json.Marshal(v)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	row := models.Signup{ID: id, TokenHash: hash, Status: string(v.Status), WorkflowID: signup.WorkflowID(id),
-		View: string(viewJSON), Version: 0, CreatedAt: now, UpdatedAt: now}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := s.signups.Create(ctx, v, hash); err != nil {
 		s.fail(c, err)
 		return
 	}
 	// Step 1 rides in the start: creating a sign-up waits for no workflow
 	// task (an Update-With-Start would, and its first dispatch is the
 	// engine's slowest path here).
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       signup.WorkflowID(id),
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -84,7 +74,7 @@ func (s *Server) createSignup(c *gin.Context) {
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
 	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings, AcceptedTerms: v.AcceptedTerms, CreatedAt: now})
 	if err != nil {
-		_ = s.db.Where("id = ? AND version = 0", id).Delete(&models.Signup{}).Error
+		_ = s.signups.DeleteUnstarted(context.WithoutCancel(ctx), id)
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}
@@ -109,10 +99,9 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 			s.fail(c, notFound)
 			return
 		}
-		var row models.Signup
-		err := s.db.WithContext(c.Request.Context()).Where("id = ?", id).Take(&row).Error
+		row, err := s.signups.Get(c.Request.Context(), id)
 		if err != nil {
-			if isNotFound(err) {
+			if errors.Is(err, signup.ErrNotFound) {
 				s.fail(c, notFound)
 			} else {
 				s.fail(c, err)
