@@ -35,7 +35,7 @@ type Activities struct {
 	resetTokenTTL time.Duration
 	now           func() time.Time
 	log           *slog.Logger
-	events        func(string)
+	events        func(signup.Event)
 	certs         *certstore.Store
 	eraser        *retention.Eraser
 	temporal      client.Client
@@ -56,7 +56,7 @@ type Deps struct {
 	Now           func() time.Time // defaults to time.Now
 	Log           *slog.Logger
 	// Events counts sign-up events for metrics (started, submitted, …).
-	Events func(event string)
+	Events func(event signup.Event)
 	// Certificates is the certificate store (sealed objects and their rows).
 	Certificates *certstore.Store
 	// Eraser erases ended sign-ups' personal data (the purge workflow).
@@ -78,7 +78,7 @@ func New(d Deps) *Activities {
 		d.Log = slog.Default()
 	}
 	if d.Events == nil {
-		d.Events = func(string) {}
+		d.Events = func(signup.Event) {}
 	}
 	return &Activities{
 		db: d.DB, signups: signupStore(d.DB), mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,

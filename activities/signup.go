@@ -39,39 +39,11 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 	if err != nil {
 		return err
 	}
-	if event := eventOf(in.Audit); audited && event != "" {
+	if event := in.Audit.Event(); audited && event != "" {
 		// Counted once: a retried save finds its audit row and counts nothing.
 		a.events(event)
 	}
 	return nil
-}
-
-// eventOf names the metrics event of a status change, if it is one.
-func eventOf(e *AuditEntry) string {
-	if e == nil {
-		return ""
-	}
-	switch e.Action {
-	case "terms_accepted":
-		if e.From == "" {
-			return "started"
-		}
-	case "submitted":
-		return "submitted"
-	case "invitation_sent":
-		return "invited"
-	case "password_set":
-		return "active"
-	case "invitation_expired":
-		return "expired"
-	case "abandoned":
-		return "abandoned"
-	case "step_failed":
-		return "needs_attention"
-	case "cancelled":
-		return "cancelled"
-	}
-	return ""
 }
 
 // audit inserts an event once per dedupe key, reporting whether it did.
@@ -134,7 +106,7 @@ func (a *Activities) removeCertificates(ctx context.Context, pending []certstore
 // ReleaseInput names a sign-up to release, and why.
 type ReleaseInput struct {
 	SignupID string
-	Reason   string // abandoned or cancelled
+	Reason   signup.Status // the status it ends in: abandoned or cancelled
 }
 
 // ReleaseSignup gives back what a sign-up holds: its name reservation and,

@@ -188,7 +188,7 @@ func (s *Server) adminErase(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	actor := signup.Actor{Kind: models.ActorOperator, Name: in.Operator}
+	actor := signup.Actor{Kind: signup.ActorOperator, Name: in.Operator}
 	row, _, err := s.eraser.Erase(ctx, id, actor, in.Reason, retention.TriggerRequest)
 	switch {
 	case errors.Is(err, retention.ErrNotFound):

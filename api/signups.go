@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/secret"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/terms"
@@ -39,16 +38,9 @@ func (s *Server) createSignup(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	unknown, missing := terms.Check(body.AcceptedTerms)
-	if len(unknown) > 0 {
-		p := problem(http.StatusUnprocessableEntity, signup.CodeUnknownTerm, "unknown term: "+strings.Join(unknown, ", "))
-		p.Fields = map[string]string{"accepted_terms": "unknown term " + strings.Join(unknown, ", ")}
-		s.fail(c, p)
-		return
-	}
-	if len(missing) > 0 {
-		p := problem(http.StatusUnprocessableEntity, signup.CodeRequiredTermsMissing, "all required terms must be accepted: "+strings.Join(missing, ", "))
-		p.Fields = map[string]string{"accepted_terms": "missing required term " + strings.Join(missing, ", ")}
+	if r := signup.CheckTerms(body.AcceptedTerms); r != nil {
+		p := problem(http.StatusUnprocessableEntity, r.Code, r.Message)
+		p.Fields = r.Fields
 		s.fail(c, p)
 		return
 	}
@@ -240,31 +232,27 @@ func (s *Server) verifyBusinessNumber(c *gin.Context) {
 }
 
 func (s *Server) setUserInfo(c *gin.Context) {
-	var body signup.UserInfoInput
-	if err := decode(c, &body); err != nil {
-		s.fail(c, err)
-		return
-	}
-	in, fields := body.Normalized()
-	if len(fields) > 0 {
-		s.fail(c, invalid(fields))
-		return
-	}
-	s.stepUpdate(c, workflows.UpdateUserInfo, in, http.StatusOK)
+	normalizedStep(s, c, workflows.UpdateUserInfo, signup.UserInfoInput.Normalized)
 }
 
 func (s *Server) setOrganization(c *gin.Context) {
-	var body signup.OrganizationInput
+	normalizedStep(s, c, workflows.UpdateOrganization, signup.OrganizationInput.Normalized)
+}
+
+// normalizedStep decodes a wizard step's body, normalizes it (refusing bad
+// fields before any workflow task) and sends the step's Update.
+func normalizedStep[In any](s *Server, c *gin.Context, update string, normalize func(In) (In, signup.Fields)) {
+	var body In
 	if err := decode(c, &body); err != nil {
 		s.fail(c, err)
 		return
 	}
-	in, fields := body.Normalized()
+	in, fields := normalize(body)
 	if len(fields) > 0 {
 		s.fail(c, invalid(fields))
 		return
 	}
-	s.stepUpdate(c, workflows.UpdateOrganization, in, http.StatusOK)
+	s.stepUpdate(c, update, in, http.StatusOK)
 }
 
 func (s *Server) submit(c *gin.Context) {
@@ -279,7 +267,7 @@ func (s *Server) submit(c *gin.Context) {
 }
 
 func (s *Server) nameAvailability(c *gin.Context) {
-	res, err := activities.CheckName(c.Request.Context(), s.db.DB, c.Param("name"))
+	res, err := signup.CheckName(c.Request.Context(), s.db.DB, c.Param("name"))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -33,7 +33,7 @@ func (w *signupWorkflow) receivePasswordSet(ctx workflow.Context) {
 
 // sendInvite mails the next link with a fresh expiry window (step 5, and an
 // operator's resend).
-func (w *signupWorkflow) sendInvite(ctx workflow.Context, kind string, actor signup.Actor, action string) error {
+func (w *signupWorkflow) sendInvite(ctx workflow.Context, kind signup.InvitationKind, actor signup.Actor, action signup.Action) error {
 	var res activities.SendInvitationResult
 	var expires time.Time
 	err := w.attempt(ctx, "send_invitation", func(ctx workflow.Context) error {
@@ -69,13 +69,13 @@ func (w *signupWorkflow) awaitPassword(ctx workflow.Context) error {
 		}
 		switch {
 		case w.invite.passwordSet:
-			w.transition(ctx, signup.StatusActive, userActor, "password_set", "")
+			w.transition(ctx, signup.StatusActive, userActor, signup.ActionPasswordSet, "")
 			return nil
 		case w.ops.cancel != nil:
 			return w.releaseIfCancelled(ctx, errCanceled)
 		case w.ops.resend != nil:
 			op := w.ops.resend
-			if err := w.sendInvite(ctx, activities.KindResend, w.operatorOrSystem(op), "invitation_resent"); err != nil {
+			if err := w.sendInvite(ctx, signup.InvitationResend, w.operatorOrSystem(op), signup.ActionInvitationResent); err != nil {
 				return w.releaseIfCancelled(ctx, err)
 			}
 			w.ops.resend = nil
@@ -123,19 +123,19 @@ func (w *signupWorkflow) remind(ctx workflow.Context) {
 	w.invite.seq++
 	var res activities.SendInvitationResult
 	err := workflow.ExecuteActivity(actx, a.SendInvitation, activities.SendInvitationInput{
-		SignupID: w.in.SignupID, Seq: w.invite.seq, Kind: activities.KindReminder, ExpiresAt: expires,
+		SignupID: w.in.SignupID, Seq: w.invite.seq, Kind: signup.InvitationReminder, ExpiresAt: expires,
 	}).Get(ctx, &res)
 	w.view.Invite.Reminded = true
 	if err != nil {
 		w.log.Warn("reminder not sent", "error", err)
-		w.saveOrLog(ctx, &activities.AuditEntry{Actor: systemActor, Action: "reminder_failed", From: w.view.Status,
+		w.saveOrLog(ctx, &signup.AuditEntry{Actor: systemActor, Action: signup.ActionReminderFailed, From: w.view.Status,
 			To: w.view.Status, Detail: failureMessage(err)})
 		return
 	}
 	if res.AlreadyActive {
 		w.invite.passwordSet = true
 	}
-	w.saveOrLog(ctx, &activities.AuditEntry{Actor: systemActor, Action: "reminder_sent", From: w.view.Status, To: w.view.Status})
+	w.saveOrLog(ctx, &signup.AuditEntry{Actor: systemActor, Action: signup.ActionReminderSent, From: w.view.Status, To: w.view.Status})
 }
 
 // expire ends the invitation's links; the owner then sets a password by a
@@ -153,6 +153,6 @@ func (w *signupWorkflow) expire(ctx workflow.Context) error {
 		w.invite.passwordSet = true
 		return nil
 	}
-	w.transition(ctx, signup.StatusResetRequired, systemActor, "invitation_expired", "")
+	w.transition(ctx, signup.StatusResetRequired, systemActor, signup.ActionInvitationExpired, "")
 	return nil
 }

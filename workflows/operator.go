@@ -8,7 +8,6 @@ import (
 
 	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/signup"
-	"github.com/kcloud/onboarding/models"
 )
 
 // operatorRequests are operators' actions waiting to be acted on.
@@ -57,7 +56,7 @@ func (w *signupWorkflow) attempt(ctx workflow.Context, step string, fn func(work
 		prev := w.view.Status
 		w.failure = stepFailure{message: failureMessage(err), step: step}
 		w.log.Warn("step failed; sign-up needs attention", "step", step, "error", w.failure.message)
-		w.transition(ctx, signup.StatusNeedsAttention, systemActor, "step_failed", step+": "+w.failure.message)
+		w.transition(ctx, signup.StatusNeedsAttention, systemActor, signup.ActionStepFailed, step+": "+w.failure.message)
 		if err := workflow.Await(ctx, func() bool { return w.ops.retry || w.ops.cancel != nil }); err != nil {
 			return err
 		}
@@ -65,7 +64,7 @@ func (w *signupWorkflow) attempt(ctx workflow.Context, step string, fn func(work
 			return errCanceled
 		}
 		w.ops.retry = false
-		w.transition(ctx, prev, w.operatorOrSystem(w.ops.retryBy), "retried", step)
+		w.transition(ctx, prev, w.operatorOrSystem(w.ops.retryBy), signup.ActionRetried, step)
 	}
 }
 
@@ -73,14 +72,14 @@ func (w *signupWorkflow) attempt(ctx workflow.Context, step string, fn func(work
 // operator's cancel, and passes any other err on.
 func (w *signupWorkflow) releaseIfCancelled(ctx workflow.Context, err error) error {
 	if errors.Is(err, errCanceled) {
-		return w.release(ctx, signup.StatusCancelled, w.cancelActor(), "cancelled", "")
+		return w.release(ctx, signup.StatusCancelled, w.cancelActor(), signup.ActionCancelled, "")
 	}
 	return err
 }
 
 // release gives back what the sign-up holds and ends it as abandoned or
 // cancelled; detail goes to the audit trail.
-func (w *signupWorkflow) release(ctx workflow.Context, to signup.Status, actor signup.Actor, action, detail string) error {
+func (w *signupWorkflow) release(ctx workflow.Context, to signup.Status, actor signup.Actor, action signup.Action, detail string) error {
 	if err := w.mu.Lock(ctx); err != nil {
 		return err
 	}
@@ -91,7 +90,7 @@ func (w *signupWorkflow) release(ctx workflow.Context, to signup.Status, actor s
 	w.ops.releasing = true
 	err := w.attempt(ctx, "release", func(ctx workflow.Context) error {
 		return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.ReleaseSignup,
-			activities.ReleaseInput{SignupID: w.in.SignupID, Reason: string(to)}).Get(ctx, nil)
+			activities.ReleaseInput{SignupID: w.in.SignupID, Reason: to}).Get(ctx, nil)
 	})
 	if err != nil {
 		return err
@@ -103,16 +102,16 @@ func (w *signupWorkflow) release(ctx workflow.Context, to signup.Status, actor s
 // cancelActor is the operator who asked for the cancel.
 func (w *signupWorkflow) cancelActor() signup.Actor {
 	if w.ops.cancel != nil {
-		return signup.Actor{Kind: models.ActorOperator, Name: w.ops.cancel.Operator}
+		return signup.Actor{Kind: signup.ActorOperator, Name: w.ops.cancel.Operator}
 	}
-	return signup.Actor{Kind: models.ActorOperator}
+	return signup.Actor{Kind: signup.ActorOperator}
 }
 
 func (w *signupWorkflow) operatorOrSystem(op *signup.OperatorInput) signup.Actor {
 	if op == nil {
 		return systemActor
 	}
-	return signup.Actor{Kind: models.ActorOperator, Name: op.Operator}
+	return signup.Actor{Kind: signup.ActorOperator, Name: op.Operator}
 }
 
 // The operators' Updates: retry, resend, cancel.

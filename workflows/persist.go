@@ -25,16 +25,16 @@ type searchAttrs struct {
 // transition moves the sign-up to a status and records it. Outside the
 // steps a failed save is logged, not fatal: the workflow holds the truth
 // and the next save carries it.
-func (w *signupWorkflow) transition(ctx workflow.Context, to signup.Status, actor signup.Actor, action, detail string) {
+func (w *signupWorkflow) transition(ctx workflow.Context, to signup.Status, actor signup.Actor, action signup.Action, detail string) {
 	from := w.view.Status
 	w.view.Status = to
 	w.saved.transitions++
-	w.saveOrLog(ctx, &activities.AuditEntry{Actor: actor, Action: action, From: from, To: to, Detail: detail})
+	w.saveOrLog(ctx, &signup.AuditEntry{Actor: actor, Action: action, From: from, To: to, Detail: detail})
 }
 
 // saveOrLog saves the current view (with audit, if any) outside a wizard
 // step: a failure is logged, and the next save carries the view.
-func (w *signupWorkflow) saveOrLog(ctx workflow.Context, audit *activities.AuditEntry) {
+func (w *signupWorkflow) saveOrLog(ctx workflow.Context, audit *signup.AuditEntry) {
 	next := w.view
 	next.UpdatedAt = workflow.Now(ctx)
 	if err := w.save(w.withSaveLocalActivity(ctx), next, audit); err != nil {
@@ -44,11 +44,11 @@ func (w *signupWorkflow) saveOrLog(ctx workflow.Context, audit *activities.Audit
 
 // saveStep saves the changed view of a wizard step; the step fails if it
 // cannot be saved. A status change is audited as action, by the user.
-func (w *signupWorkflow) saveStep(ctx workflow.Context, next signup.View, action string) (signup.View, error) {
+func (w *signupWorkflow) saveStep(ctx workflow.Context, next signup.View, action signup.Action) (signup.View, error) {
 	next.UpdatedAt = workflow.Now(ctx)
-	var audit *activities.AuditEntry
+	var audit *signup.AuditEntry
 	if next.Status != w.view.Status {
-		audit = &activities.AuditEntry{Actor: userActor, Action: action, From: w.view.Status, To: next.Status}
+		audit = &signup.AuditEntry{Actor: userActor, Action: action, From: w.view.Status, To: next.Status}
 	}
 	if err := w.save(w.withStepLocalActivity(ctx), next, audit); err != nil {
 		return w.view, err
@@ -63,7 +63,7 @@ func (w *signupWorkflow) saveStep(ctx workflow.Context, next signup.View, action
 // The version moves on even when the save fails, so a save that did land
 // after a timeout can never hide a later one. It is the one write of the
 // read model; ctx carries its local activity options.
-func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *activities.AuditEntry) error {
+func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *signup.AuditEntry) error {
 	w.saved.version++
 	err := workflow.ExecuteLocalActivity(ctx, a.SaveSignup, activities.SaveSignupInput{
 		View: next, TokenHash: w.in.TokenHash, Version: w.saved.version,

@@ -10,15 +10,14 @@ import (
 	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/terms"
-	"github.com/kcloud/onboarding/models"
 )
 
 // a refers to the activities by method; the worker registers the real value.
 var a *activities.Activities
 
 var (
-	userActor   = signup.Actor{Kind: models.ActorUser}
-	systemActor = signup.Actor{Kind: models.ActorSystem}
+	userActor   = signup.Actor{Kind: signup.ActorUser}
+	systemActor = signup.Actor{Kind: signup.ActorSystem}
 	errCanceled = errors.New("sign-up cancelled")
 )
 
@@ -140,7 +139,7 @@ func (w *signupWorkflow) run(ctx workflow.Context) error {
 		return w.releaseIfCancelled(ctx, errCanceled)
 	}
 	// 5. Invitation: the owner is mailed a link to set a password.
-	if err := w.sendInvite(ctx, activities.KindInvite, w.operatorOrSystem(nil), "invitation_sent"); err != nil {
+	if err := w.sendInvite(ctx, signup.InvitationFirst, w.operatorOrSystem(nil), signup.ActionInvitationSent); err != nil {
 		return w.releaseIfCancelled(ctx, err)
 	}
 	// 6. Expiry: wait for the password against the invitation's expiry, with
@@ -160,7 +159,7 @@ func (w *signupWorkflow) recordStartTerms(ctx workflow.Context) error {
 		return err
 	}
 	defer w.mu.Unlock()
-	w.saveOrLog(ctx, &activities.AuditEntry{Actor: userActor, Action: "terms_accepted", To: signup.StatusUserInfo})
+	w.saveOrLog(ctx, &signup.AuditEntry{Actor: userActor, Action: signup.ActionTermsAccepted, To: signup.StatusUserInfo})
 	return nil
 }
 

@@ -53,7 +53,7 @@ func (w *signupWorkflow) awaitSubmit(ctx workflow.Context) error {
 		over := !workflow.Now(ctx).Before(w.wizardDeadline()) && !w.wizard.submitted && w.ops.cancel == nil
 		w.mu.Unlock()
 		if over {
-			return w.release(ctx, signup.StatusAbandoned, systemActor, "abandoned", w.abandonReason(ctx))
+			return w.release(ctx, signup.StatusAbandoned, systemActor, signup.ActionAbandoned, w.abandonReason(ctx))
 		}
 	}
 	return nil
@@ -107,7 +107,7 @@ func (w *signupWorkflow) awaitSubmitV0(ctx workflow.Context) error {
 		idle := w.wizard.steps == steps && !w.wizard.submitted && w.ops.cancel == nil
 		w.mu.Unlock()
 		if idle {
-			return w.release(ctx, signup.StatusAbandoned, systemActor, "abandoned", "")
+			return w.release(ctx, signup.StatusAbandoned, systemActor, signup.ActionAbandoned, "")
 		}
 	}
 	return nil
@@ -171,18 +171,13 @@ func (w *signupWorkflow) acceptTerms(ctx workflow.Context, in signup.AcceptTerms
 	next := copyView(w.view)
 	next.AcceptedTerms = terms.Normalize(in.AcceptedTerms)
 	next.Status = nextStatus(next)
-	return w.saveStep(ctx, next, "terms_accepted")
+	return w.saveStep(ctx, next, signup.ActionTermsAccepted)
 }
 
 // checkTerms refuses unknown or missing required terms.
 func checkTerms(accepted []string) error {
-	unknown, missing := terms.Check(accepted)
-	if len(unknown) > 0 {
-		return stepError(signup.CodeUnknownTerm, "unknown term: "+unknown[0], signup.Fields{"accepted_terms": "unknown term " + unknown[0]})
-	}
-	if len(missing) > 0 {
-		return stepError(signup.CodeRequiredTermsMissing, "all required terms must be accepted",
-			signup.Fields{"accepted_terms": "missing required term " + missing[0]})
+	if r := signup.CheckTerms(accepted); r != nil {
+		return stepError(r.Code, r.Message, r.Fields)
 	}
 	return nil
 }
@@ -213,7 +208,7 @@ func (w *signupWorkflow) attachCertificate(ctx workflow.Context, in signup.Certi
 	}
 	next := copyView(w.view)
 	next.Certificate = &cert
-	return w.saveStep(ctx, next, "certificate_uploaded")
+	return w.saveStep(ctx, next, signup.ActionCertificateUploaded)
 }
 
 // Verify button.
@@ -253,7 +248,7 @@ func (w *signupWorkflow) verify(ctx workflow.Context, in signup.VerifyInput) (si
 	next.Business.VerificationSource = v.Source
 	checked := v.CheckedAt
 	next.Business.VerifiedAt = &checked
-	if _, err := w.saveStep(ctx, next, "business_number_verified"); err != nil {
+	if _, err := w.saveStep(ctx, next, signup.ActionBusinessNumberVerified); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -313,7 +308,7 @@ func (w *signupWorkflow) setUserInfo(ctx workflow.Context, in signup.UserInfoInp
 	next := copyView(w.view)
 	next.Business = &b
 	next.Status = nextStatus(next)
-	return w.saveStep(ctx, next, "user_info_set")
+	return w.saveStep(ctx, next, signup.ActionUserInfoSet)
 }
 
 // Step 3: cloud organization.
@@ -350,7 +345,7 @@ func (w *signupWorkflow) setOrganization(ctx workflow.Context, in signup.Organiz
 	next := copyView(w.view)
 	next.Organization = &org
 	next.Status = nextStatus(next)
-	return w.saveStep(ctx, next, "organization_set")
+	return w.saveStep(ctx, next, signup.ActionOrganizationSet)
 }
 
 // Submit: ends the wizard (run goes on to provisioning).
@@ -369,7 +364,7 @@ func (w *signupWorkflow) submit(ctx workflow.Context) (signup.View, error) {
 	defer w.mu.Unlock()
 	next := copyView(w.view)
 	next.Status = signup.StatusProvisioning
-	view, err := w.saveStep(ctx, next, "submitted")
+	view, err := w.saveStep(ctx, next, signup.ActionSubmitted)
 	if err != nil {
 		return view, err
 	}

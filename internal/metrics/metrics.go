@@ -31,18 +31,6 @@ type Registry struct {
 	erased       *prometheus.CounterVec
 }
 
-// Events counted by onboarding_signup_events_total.
-const (
-	EventStarted        = "started"
-	EventSubmitted      = "submitted"
-	EventInvited        = "invited"
-	EventActive         = "active"
-	EventExpired        = "expired"
-	EventAbandoned      = "abandoned"
-	EventNeedsAttention = "needs_attention"
-	EventCancelled      = "cancelled"
-)
-
 // New registers the HTTP and business instruments and the Go runtime's.
 func New() *Registry {
 	r := &Registry{
@@ -71,8 +59,8 @@ func New() *Registry {
 	r.erased.WithLabelValues("retention")
 	r.erased.WithLabelValues("request")
 	r.reg.MustRegister(r.erased)
-	for _, e := range []string{EventStarted, EventSubmitted, EventInvited, EventActive, EventExpired, EventAbandoned, EventNeedsAttention, EventCancelled} {
-		r.events.WithLabelValues(e)
+	for _, e := range signup.Events {
+		r.events.WithLabelValues(string(e))
 	}
 	r.reg.MustRegister(r.requests, r.events, r.authFailures, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
@@ -125,9 +113,9 @@ func (r *Registry) OperatorAuthFailure(endpoint string) {
 }
 
 // Event counts a sign-up event.
-func (r *Registry) Event(name string) {
+func (r *Registry) Event(e signup.Event) {
 	if r != nil {
-		r.events.WithLabelValues(name).Inc()
+		r.events.WithLabelValues(string(e)).Inc()
 	}
 }
 

@@ -96,7 +96,7 @@ func (s *Store) CountByStatus(ctx context.Context) ([]StatusCount, error) {
 // AuditEntry is a status change to record beside the new view.
 type AuditEntry struct {
 	Actor  Actor
-	Action string
+	Action Action
 	From   Status
 	To     Status
 	Detail string
@@ -172,7 +172,7 @@ func (e *AuditEntry) event(signupID string, version int64, at time.Time) models.
 		detail = e.Actor.Name
 	}
 	return models.AuditEvent{
-		SignupID: &signupID, Actor: e.Actor.Kind, Action: e.Action,
+		SignupID: &signupID, Actor: string(e.Actor.Kind), Action: string(e.Action),
 		FromStatus: nonEmpty(string(e.From)), ToStatus: nonEmpty(string(e.To)), Detail: nonEmpty(detail),
 		DedupeKey: nonEmpty(signupID + ":" + strconv.FormatInt(version, 10)), CreatedAt: at.UTC(),
 	}
