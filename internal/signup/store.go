@@ -111,6 +111,23 @@ type Saved struct {
 	Audit     *AuditEntry
 }
 
+// upsertSignup writes a saved view unless the stored one is as new or
+// newer, or erased.
+const upsertSignup = `INSERT INTO signups (id, token_hash, status, workflow_id, organization_name, business_number,
+		contact_email, view, last_error, version, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_name = excluded.organization_name,
+		business_number = excluded.business_number, contact_email = excluded.contact_email,
+		view = excluded.view, last_error = excluded.last_error, version = excluded.version,
+		updated_at = excluded.updated_at
+	WHERE signups.version < excluded.version AND signups.erased_at IS NULL`
+
+// insertAuditOnce is InsertAudit as SQL, for the one-statement save.
+const insertAuditOnce = `INSERT INTO audit_events (id, signup_id, user_id, actor, action, from_status, to_status,
+		detail, dedupe_key, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (dedupe_key) DO NOTHING`
+
 // Save writes the sign-up's row and, with a status change, its audit event,
 // in one transaction with whatever also runs in it (alsoInTx). A save older
 // than the stored one is ignored, so retries and replays never move the read
@@ -118,9 +135,49 @@ type Saved struct {
 // erased sign-up. It reports whether the audit event is new: a retried save
 // finds it there.
 func (s *Store) Save(ctx context.Context, in Saved, alsoInTx func(tx *gorm.DB) error) (audited bool, err error) {
-	viewJSON, err := json.Marshal(in.View)
+	row, err := upsertArgs(in)
 	if err != nil {
 		return false, fmt.Errorf("save sign-up: %w", err)
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if alsoInTx != nil {
+			if err := alsoInTx(tx); err != nil {
+				return fmt.Errorf("save sign-up: %w", err)
+			}
+		}
+		audited, err = write(tx, in, row)
+		return err
+	})
+	return audited && err == nil, err
+}
+
+// write runs the upsert and, with an audit entry, the audit insert: on
+// PostgreSQL as one statement (the upsert in a WITH, which runs whether or
+// not it is read), elsewhere as two.
+func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
+	if in.Audit == nil || tx.Name() != "postgres" {
+		if err := tx.Exec(upsertSignup, row...).Error; err != nil {
+			return false, fmt.Errorf("save sign-up: %w", err)
+		}
+		if in.Audit == nil {
+			return false, nil
+		}
+		return InsertAudit(tx, in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt))
+	}
+	e := in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt)
+	res := tx.Exec("WITH saved AS ("+upsertSignup+" RETURNING 1) "+insertAuditOnce, append(row,
+		uuid.NewString(), e.SignupID, e.UserID, e.Actor, e.Action, e.FromStatus, e.ToStatus, e.Detail, e.DedupeKey, e.CreatedAt)...)
+	if res.Error != nil {
+		return false, fmt.Errorf("save sign-up: %w", res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// upsertArgs are upsertSignup's arguments for a saved view.
+func upsertArgs(in Saved) ([]any, error) {
+	viewJSON, err := json.Marshal(in.View)
+	if err != nil {
+		return nil, err
 	}
 	v := in.View
 	var orgName, bizNo, email, lastErr *string
@@ -133,32 +190,8 @@ func (s *Store) Save(ctx context.Context, in Saved, alsoInTx func(tx *gorm.DB) e
 	if in.LastError != "" {
 		lastErr = &in.LastError
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`INSERT INTO signups (id, token_hash, status, workflow_id, organization_name, business_number,
-				contact_email, view, last_error, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_name = excluded.organization_name,
-				business_number = excluded.business_number, contact_email = excluded.contact_email,
-				view = excluded.view, last_error = excluded.last_error, version = excluded.version,
-				updated_at = excluded.updated_at
-			WHERE signups.version < excluded.version AND signups.erased_at IS NULL`,
-			v.SignupID, in.TokenHash, string(v.Status), WorkflowID(v.SignupID), orgName, bizNo,
-			email, string(viewJSON), lastErr, in.Version, v.CreatedAt.UTC(), v.UpdatedAt.UTC())
-		if res.Error != nil {
-			return fmt.Errorf("save sign-up: %w", res.Error)
-		}
-		if alsoInTx != nil {
-			if err := alsoInTx(tx); err != nil {
-				return fmt.Errorf("save sign-up: %w", err)
-			}
-		}
-		if in.Audit == nil {
-			return nil
-		}
-		audited, err = InsertAudit(tx, in.Audit.event(v.SignupID, in.Version, v.UpdatedAt))
-		return err
-	})
-	return audited && err == nil, err
+	return []any{v.SignupID, in.TokenHash, string(v.Status), WorkflowID(v.SignupID), orgName, bizNo,
+		email, string(viewJSON), lastErr, in.Version, v.CreatedAt.UTC(), v.UpdatedAt.UTC()}, nil
 }
 
 // event is the audit row of a saved status change, keyed by the save's
