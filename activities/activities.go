@@ -19,6 +19,7 @@ import (
 	"github.com/kcloud/onboarding/internal/mailer"
 	"github.com/kcloud/onboarding/internal/nts"
 	"github.com/kcloud/onboarding/internal/retention"
+	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
 )
 
@@ -26,6 +27,7 @@ import (
 // with the worker; workflows refer to the methods through a nil pointer.
 type Activities struct {
 	db            *store.DB
+	signups       *signup.Store
 	mail          mailer.Sender
 	nts           *nts.Client // nil: checksum only
 	ntsCacheTTL   time.Duration
@@ -33,7 +35,7 @@ type Activities struct {
 	resetTokenTTL time.Duration
 	now           func() time.Time
 	log           *slog.Logger
-	events        func(string)
+	events        func(signup.Event)
 	certs         *certstore.Store
 	eraser        *retention.Eraser
 	temporal      client.Client
@@ -54,7 +56,7 @@ type Deps struct {
 	Now           func() time.Time // defaults to time.Now
 	Log           *slog.Logger
 	// Events counts sign-up events for metrics (started, submitted, …).
-	Events func(event string)
+	Events func(event signup.Event)
 	// Certificates is the certificate store (sealed objects and their rows).
 	Certificates *certstore.Store
 	// Eraser erases ended sign-ups' personal data (the purge workflow).
@@ -76,15 +78,22 @@ func New(d Deps) *Activities {
 		d.Log = slog.Default()
 	}
 	if d.Events == nil {
-		d.Events = func(string) {}
+		d.Events = func(signup.Event) {}
 	}
 	return &Activities{
-		db: d.DB, mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,
+		db: d.DB, signups: signupStore(d.DB), mail: d.Mailer, nts: d.NTS, ntsCacheTTL: d.NTSCacheTTL,
 		publicBaseURL: strings.TrimRight(d.PublicBaseURL, "/"), resetTokenTTL: d.ResetTokenTTL,
 		now: func() time.Time { return d.Now().UTC() }, log: d.Log, events: d.Events,
 		certs: d.Certificates, eraser: d.Eraser, temporal: d.Temporal, namespace: d.Namespace,
 		maxOpenPerBusiness: d.MaxOpenPerBusiness,
 	}
+}
+
+func signupStore(db *store.DB) *signup.Store {
+	if db == nil {
+		return nil
+	}
+	return signup.NewStore(db.DB)
 }
 
 func newID() string { return uuid.NewString() }
@@ -95,6 +104,13 @@ func permanent(code, msg string, cause error) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
 
 // keepAlive records a heartbeat every third of the activity's heartbeat
 // timeout until stop is called (the SDK batches them, sending at most one

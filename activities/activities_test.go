@@ -118,14 +118,14 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 	}
 	exp := time.Now().Add(time.Hour)
 	for i := 0; i < 2; i++ {
-		if _, err := f.acts.SendInvitation(ctx, activities.SendInvitationInput{SignupID: id, Seq: 1, Kind: activities.KindInvite, ExpiresAt: exp}); err != nil {
+		if _, err := f.acts.SendInvitation(ctx, activities.SendInvitationInput{SignupID: id, Seq: 1, Kind: signup.InvitationFirst, ExpiresAt: exp}); err != nil {
 			t.Fatalf("invite #%d: %v", i, err)
 		}
 	}
 	for i := 0; i < 2; i++ {
 		if err := f.acts.SaveSignup(ctx, activities.SaveSignupInput{
 			View:    signup.View{SignupID: id, Status: signup.StatusInvited, CreatedAt: time.Now(), UpdatedAt: time.Now()},
-			Version: 3, TokenHash: "h", Audit: &activities.AuditEntry{Actor: signup.Actor{Kind: "system"}, Action: "x", To: signup.StatusInvited},
+			Version: 3, TokenHash: "h", Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: "system"}, Action: "x", To: signup.StatusInvited},
 		}); err != nil {
 			t.Fatalf("save #%d: %v", i, err)
 		}
@@ -233,19 +233,19 @@ func TestReserveName(t *testing.T) {
 	if _, err := f.acts.ProvisionOwner(ctx, provisionInput("d", "gamma")); err != nil {
 		t.Fatal(err)
 	}
-	avail, err := activities.CheckName(ctx, f.db.DB, "Gamma")
+	avail, err := signup.CheckName(ctx, f.db.DB, "Gamma")
 	if err != nil || avail.Available || *avail.Reason != "taken" {
 		t.Errorf("availability of an organization's name: %+v, %v", avail, err)
 	}
-	avail, _ = activities.CheckName(ctx, f.db.DB, "beta")
+	avail, _ = signup.CheckName(ctx, f.db.DB, "beta")
 	if avail.Available || *avail.Reason != "reserved" {
 		t.Errorf("availability of a reserved name: %+v", avail)
 	}
-	avail, _ = activities.CheckName(ctx, f.db.DB, "-x")
+	avail, _ = signup.CheckName(ctx, f.db.DB, "-x")
 	if avail.Available || *avail.Reason != "invalid" {
 		t.Errorf("availability of an invalid name: %+v", avail)
 	}
-	avail, _ = activities.CheckName(ctx, f.db.DB, "delta")
+	avail, _ = signup.CheckName(ctx, f.db.DB, "delta")
 	if !avail.Available || avail.Reason != nil {
 		t.Errorf("availability of a free name: %+v", avail)
 	}
@@ -297,11 +297,11 @@ func TestVerifyBusinessNumber(t *testing.T) {
 		{"suspended", statusBody("02"), "key+/=", signup.CodeBusinessNotActive, ""},
 		{"closed", statusBody("03"), "key+/=", signup.CodeBusinessNotActive, ""},
 		{"unregistered", statusBody(""), "key+/=", signup.CodeBusinessNotRegistered, ""},
-		{"bad key 401", statusBody("01"), "wrong", activities.ErrNTSRejected, ""},
+		{"bad key 401", statusBody("01"), "wrong", signup.CodeNTSRejected, ""},
 		{"413", func(w http.ResponseWriter, _ []string) {
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			_, _ = w.Write([]byte(`{"status_code":"TOO_LARGE_REQUEST"}`))
-		}, "key+/=", activities.ErrNTSRejected, ""},
+		}, "key+/=", signup.CodeNTSRejected, ""},
 		{"500", func(w http.ResponseWriter, _ []string) {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"status_code":"INTERNAL_ERROR"}`))
@@ -374,7 +374,7 @@ func TestSendInvitationMailRefused(t *testing.T) {
 	for _, tt := range tests {
 		f.smtp.Refuse(tt.code, "no")
 		_, err := f.acts.SendInvitation(ctx, activities.SendInvitationInput{SignupID: "m", Seq: 1, Kind: "invite", ExpiresAt: time.Now().Add(time.Hour)})
-		if (errType(err) == activities.ErrMailRejected) != tt.permanent || err == nil {
+		if (errType(err) == signup.CodeMailRejected) != tt.permanent || err == nil {
 			t.Errorf("SMTP %d: %v, permanent %v", tt.code, err, tt.permanent)
 		}
 	}

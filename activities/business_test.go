@@ -82,7 +82,7 @@ func TestOpenSignupsPerBusinessNumber(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	save := activities.SaveSignupInput{View: signup.View{SignupID: ids[2], Status: signup.StatusProvisioning, CreatedAt: now, UpdatedAt: now},
-		Version: 5, Audit: &activities.AuditEntry{Actor: signup.Actor{Kind: models.ActorUser}, Action: "submitted", From: signup.StatusReady, To: signup.StatusProvisioning}}
+		Version: 5, Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorUser}, Action: "submitted", From: signup.StatusReady, To: signup.StatusProvisioning}}
 	if err := acts.SaveSignup(ctx, save); err != nil {
 		t.Fatal(err)
 	}

@@ -12,21 +12,15 @@ import (
 
 	"github.com/kcloud/onboarding/internal/mailer"
 	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
-)
-
-// Invitation kinds.
-const (
-	KindInvite   = "invite"
-	KindReminder = "reminder"
-	KindResend   = "resend"
 )
 
 // SendInvitationInput is the Seq-th link of a sign-up, valid until ExpiresAt.
 type SendInvitationInput struct {
 	SignupID  string
 	Seq       int
-	Kind      string
+	Kind      signup.InvitationKind
 	ExpiresAt time.Time
 }
 
@@ -36,12 +30,6 @@ type SendInvitationResult struct {
 	SentAt        time.Time
 	AlreadyActive bool
 }
-
-// Error types of the invitation activities.
-const (
-	ErrMailRejected   = "mail_rejected"
-	ErrNotProvisioned = "not_provisioned"
-)
 
 // SendInvitation mails the owner a fresh single-use link. The token is random
 // and only its hash is stored, in the row for (sign-up, Seq): a retry replaces
@@ -59,7 +47,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return permanent(ErrNotProvisioned, "the sign-up has no organization yet", nil)
+				return permanent(signup.CodeNotProvisioned, "the sign-up has no organization yet", nil)
 			}
 			return err
 		}
@@ -74,7 +62,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			row = models.InvitationToken{ID: newID(), SignupID: in.SignupID, UserID: owner.ID, Seq: in.Seq,
-				Kind: in.Kind, TokenHash: hash, Status: models.TokenPending, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
+				Kind: string(in.Kind), TokenHash: hash, Status: models.TokenPending, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
 			return tx.Create(&row).Error
 		case err != nil:
 			return err
@@ -98,10 +86,10 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 
 	msg, err := mailer.InvitationMessage(mailer.Invitation{
 		OrganizationName: org.Name, ContactName: owner.Name, Email: owner.Email,
-		Link: a.publicBaseURL + "/invitations/" + token, ExpiresAt: in.ExpiresAt, Reminder: in.Kind == KindReminder,
+		Link: a.publicBaseURL + "/invitations/" + token, ExpiresAt: in.ExpiresAt, Reminder: in.Kind == signup.InvitationReminder,
 	}, "invite-"+in.SignupID+"-"+strconv.Itoa(in.Seq)+"@onboarding")
 	if err != nil {
-		return SendInvitationResult{}, permanent(ErrMailRejected, err.Error(), nil)
+		return SendInvitationResult{}, permanent(signup.CodeMailRejected, err.Error(), nil)
 	}
 	if attempt := activityAttempt(ctx); attempt > 1 {
 		a.log.WarnContext(ctx, "sending invitation again", "signup_id", in.SignupID, "seq", in.Seq, "attempt", attempt)
@@ -109,7 +97,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 	if err := a.mail.Send(ctx, msg); err != nil {
 		var pe *mailer.PermanentError
 		if errors.As(err, &pe) {
-			return SendInvitationResult{}, permanent(ErrMailRejected, "the mail server refused the invitation: "+err.Error(), nil)
+			return SendInvitationResult{}, permanent(signup.CodeMailRejected, "the mail server refused the invitation: "+err.Error(), nil)
 		}
 		return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
 	}
@@ -177,8 +165,8 @@ func (a *Activities) ExpireInvitation(ctx context.Context, in ExpireInput) (Expi
 			return upd.Error
 		}
 		if upd.RowsAffected > 0 {
-			_, err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID), Actor: models.ActorSystem,
-				Action: "invitation_expired", FromStatus: ptr(models.UserInvited), ToStatus: ptr(models.UserResetRequired)})
+			_, err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID), Actor: string(signup.ActorSystem),
+				Action: string(signup.ActionInvitationExpired), FromStatus: ptr(models.UserInvited), ToStatus: ptr(models.UserResetRequired)})
 			return err
 		}
 		return nil

@@ -26,11 +26,6 @@ type ProvisionResult struct {
 	UserID         string
 }
 
-// Error types of ProvisionOwner.
-const (
-	ErrReservationMissing = "reservation_missing"
-)
-
 // ProvisionOwner creates, in one transaction, the organization, its owner
 // (login id = contact email, status invited), the business profile with the
 // certificate, and the owner's organization_admin and billing_admin roles.
@@ -57,12 +52,12 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 		var held models.NameReservation
 		if err := tx.Where("signup_id = ?", in.SignupID).Take(&held).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return permanent(ErrReservationMissing, "the sign-up holds no organization name reservation", nil)
+				return permanent(signup.CodeReservationMissing, "the sign-up holds no organization name reservation", nil)
 			}
 			return fmt.Errorf("provision: reservation: %w", err)
 		}
 		if held.NameKey != in.Organization.OrganizationName {
-			return permanent(ErrReservationMissing, "the sign-up holds "+held.NameKey+", not "+in.Organization.OrganizationName, nil)
+			return permanent(signup.CodeReservationMissing, "the sign-up holds "+held.NameKey+", not "+in.Organization.OrganizationName, nil)
 		}
 
 		org = models.Organization{ID: newID(), SignupID: in.SignupID, Name: in.Organization.OrganizationName,
@@ -104,7 +99,7 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 			return fmt.Errorf("provision: reservation: %w", err)
 		}
 		if _, err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID),
-			Actor: models.ActorSystem, Action: "owner_provisioned", DedupeKey: ptr(in.SignupID + ":provisioned")}); err != nil {
+			Actor: string(signup.ActorSystem), Action: string(signup.ActionOwnerProvisioned), DedupeKey: ptr(in.SignupID + ":provisioned")}); err != nil {
 			return err
 		}
 		res = ProvisionResult{OrganizationID: org.ID, UserID: owner.ID}

@@ -7,13 +7,6 @@ import (
 
 	"github.com/kcloud/onboarding/internal/retention"
 	"github.com/kcloud/onboarding/internal/signup"
-	"github.com/kcloud/onboarding/models"
-)
-
-// Error types of the erase activity (the contract's codes).
-const (
-	ErrNotEnded       = signup.CodeNotEnded
-	ErrSignupNotFound = "signup_not_found"
 )
 
 // PurgeBatchInput asks to erase sign-ups that ended before Cutoff.
@@ -40,7 +33,7 @@ func (a *Activities) PurgeBatch(ctx context.Context, in PurgeBatchInput) (PurgeB
 	}
 	res := PurgeBatchResult{More: len(ids) == in.Limit}
 	for _, id := range ids {
-		_, erased, err := a.eraser.Erase(ctx, id, signup.Actor{Kind: models.ActorSystem}, "", retention.TriggerRetention)
+		_, erased, err := a.eraser.Erase(ctx, id, signup.Actor{Kind: signup.ActorSystem}, "", retention.TriggerRetention)
 		if errors.Is(err, retention.ErrNotEnded) || errors.Is(err, retention.ErrNotFound) {
 			continue // changed since it was listed
 		}
@@ -67,13 +60,13 @@ type EraseInput struct {
 // signup_not_found for an unknown id. Erasing twice is erasing once.
 func (a *Activities) EraseSignup(ctx context.Context, in EraseInput) (signup.AdminView, error) {
 	defer keepAlive(ctx)()
-	actor := signup.Actor{Kind: models.ActorOperator, Name: in.Operator}
+	actor := signup.Actor{Kind: signup.ActorOperator, Name: in.Operator}
 	row, _, err := a.eraser.Erase(ctx, in.SignupID, actor, in.Reason, retention.TriggerRequest)
 	switch {
 	case errors.Is(err, retention.ErrNotEnded):
-		return signup.AdminView{}, permanent(ErrNotEnded, "only an abandoned or cancelled sign-up can be erased; it is "+row.Status, nil)
+		return signup.AdminView{}, permanent(signup.CodeNotEnded, "only an abandoned or cancelled sign-up can be erased; it is "+row.Status, nil)
 	case errors.Is(err, retention.ErrNotFound):
-		return signup.AdminView{}, permanent(ErrSignupNotFound, "no such sign-up", nil)
+		return signup.AdminView{}, permanent(signup.CodeSignupNotFound, "no such sign-up", nil)
 	case err != nil:
 		return signup.AdminView{}, err
 	}

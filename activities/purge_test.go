@@ -136,7 +136,7 @@ func (f fixture) endedSignup(t *testing.T, id string, status signup.Status, ende
 		CreatedAt: now.Add(-time.Hour), UpdatedAt: now}
 	if err := f.acts.SaveSignup(context.Background(), activities.SaveSignupInput{View: v, TokenHash: "h", Version: 5,
 		LastError: "send_invitation: 550 mailbox owner@" + id + ".example.com unknown",
-		Audit: &activities.AuditEntry{Actor: signup.Actor{Kind: models.ActorOperator, Name: "ops"}, Action: string(status),
+		Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorOperator, Name: "ops"}, Action: signup.Action(status),
 			From: signup.StatusReady, To: status, Detail: "asked by Lee Ji-eun, +821012345678"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestEraseSignupTwice(t *testing.T) {
 	f.assertErased(t, "gone")
 	var ev []models.AuditEvent
 	f.db.Where("signup_id = ? AND action = ?", "gone", "personal_data_erased").Find(&ev)
-	if len(ev) != 1 || ev[0].Actor != models.ActorOperator || ev[0].Detail == nil || *ev[0].Detail != "kim.ops: ticket 4711" {
+	if len(ev) != 1 || ev[0].Actor != string(signup.ActorOperator) || ev[0].Detail == nil || *ev[0].Detail != "kim.ops: ticket 4711" {
 		t.Errorf("erase audit: %+v", ev)
 	}
 	if n := f.objects(t); n != 0 {
@@ -216,7 +216,7 @@ func TestEraseSignupTwice(t *testing.T) {
 	if _, err := f.acts.EraseSignup(ctx, activities.EraseInput{SignupID: "live"}); errType(err) != signup.CodeNotEnded {
 		t.Errorf("erase of a ready sign-up: %v", err)
 	}
-	if _, err := f.acts.EraseSignup(ctx, activities.EraseInput{SignupID: "nope"}); errType(err) != activities.ErrSignupNotFound {
+	if _, err := f.acts.EraseSignup(ctx, activities.EraseInput{SignupID: "nope"}); errType(err) != signup.CodeSignupNotFound {
 		t.Errorf("erase of an unknown sign-up: %v", err)
 	}
 	var live models.Signup

@@ -67,33 +67,3 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 		return fmt.Errorf("reserve name: %w", err)
 	}
 }
-
-// NameAvailability is the answer of the Check button.
-type NameAvailability struct {
-	Name      string  `json:"name"`
-	Available bool    `json:"available"`
-	Reason    *string `json:"reason"` // taken, reserved or invalid
-}
-
-// CheckName reports whether a name could be reserved now. It is a read for
-// the API, not an activity.
-func CheckName(ctx context.Context, db *gorm.DB, name string) (NameAvailability, error) {
-	key, err := orgname.Normalize(name)
-	if err != nil {
-		return NameAvailability{Name: name, Reason: ptr("invalid")}, nil
-	}
-	var orgs, held int64
-	if err := db.WithContext(ctx).Model(&models.Organization{}).Where("name_key = ?", key).Count(&orgs).Error; err != nil {
-		return NameAvailability{}, fmt.Errorf("check name: %w", err)
-	}
-	if orgs > 0 {
-		return NameAvailability{Name: key, Reason: ptr("taken")}, nil
-	}
-	if err := db.WithContext(ctx).Model(&models.NameReservation{}).Where("name_key = ?", key).Count(&held).Error; err != nil {
-		return NameAvailability{}, fmt.Errorf("check name: %w", err)
-	}
-	if held > 0 {
-		return NameAvailability{Name: key, Reason: ptr("reserved")}, nil
-	}
-	return NameAvailability{Name: key, Available: true}, nil
-}

@@ -7,25 +7,20 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kcloud/onboarding/internal/account"
 	"github.com/kcloud/onboarding/internal/contact"
 	"github.com/kcloud/onboarding/internal/mailer"
 	"github.com/kcloud/onboarding/internal/orgname"
 	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
 )
-
-// PasswordResetInput is one "Reset password" request.
-type PasswordResetInput struct {
-	RequestID        string
-	OrganizationName string
-	Email            string
-}
 
 // SendPasswordReset mails a single-use reset link when the organization and
 // user exist and are not disabled, and does nothing otherwise: the request
 // was answered 202 either way, so nobody learns which accounts exist. The
 // link's row is keyed by the request id, so a retry replaces its hash.
-func (a *Activities) SendPasswordReset(ctx context.Context, in PasswordResetInput) error {
+func (a *Activities) SendPasswordReset(ctx context.Context, in account.PasswordResetRequest) error {
 	key, err := orgname.Normalize(in.OrganizationName)
 	if err != nil {
 		return nil
@@ -80,12 +75,12 @@ func (a *Activities) SendPasswordReset(ctx context.Context, in PasswordResetInpu
 	msg, err := mailer.PasswordResetMessage(mailer.PasswordReset{OrganizationName: org.Name, Email: user.Email,
 		Link: a.publicBaseURL + "/password-reset/" + token, ExpiresAt: expires}, "reset-"+in.RequestID+"@onboarding")
 	if err != nil {
-		return permanent(ErrMailRejected, err.Error(), nil)
+		return permanent(signup.CodeMailRejected, err.Error(), nil)
 	}
 	if err := a.mail.Send(ctx, msg); err != nil {
 		var pe *mailer.PermanentError
 		if errors.As(err, &pe) {
-			return permanent(ErrMailRejected, "the mail server refused the reset mail: "+err.Error(), nil)
+			return permanent(signup.CodeMailRejected, "the mail server refused the reset mail: "+err.Error(), nil)
 		}
 		return fmt.Errorf("password reset: %w", err)
 	}

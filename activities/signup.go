@@ -2,13 +2,10 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/kcloud/onboarding/internal/certstore"
 	"github.com/kcloud/onboarding/internal/signup"
@@ -16,13 +13,7 @@ import (
 )
 
 // AuditEntry is a status change to record beside the new view.
-type AuditEntry struct {
-	Actor  signup.Actor
-	Action string
-	From   signup.Status
-	To     signup.Status
-	Detail string
-}
+type AuditEntry = signup.AuditEntry
 
 // SaveSignupInput is the sign-up's latest view, numbered by Version.
 type SaveSignupInput struct {
@@ -34,122 +25,33 @@ type SaveSignupInput struct {
 	Audit      *AuditEntry
 }
 
-// SaveSignup writes the read model of a sign-up and, with a status change,
-// its audit event. A save older than the stored one is ignored, so retries and
-// replays never move the read model backwards; nor does any save bring back
-// the personal data of an erased sign-up.
+// SaveSignup writes the read model of a sign-up (signup.Store.Save) and,
+// when the sign-up leaves the wizard (submitted, abandoned or cancelled),
+// gives back its business number slots in the same transaction.
 func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
-	viewJSON, err := json.Marshal(in.View)
+	var leavesWizard func(tx *gorm.DB) error
+	if in.Audit != nil && in.Audit.From.Editable() && !in.Audit.To.Editable() {
+		leavesWizard = func(tx *gorm.DB) error { return releaseBusinessNumbers(tx, in.View.SignupID) }
+	}
+	audited, err := a.signups.Save(ctx, signup.Saved{
+		View: in.View, TokenHash: in.TokenHash, Version: in.Version, LastError: in.LastError, Audit: in.Audit,
+	}, leavesWizard)
 	if err != nil {
-		return fmt.Errorf("save sign-up: %w", err)
+		return err
 	}
-	v := in.View
-	var orgName, bizNo, email *string
-	if v.Organization != nil {
-		orgName, email = ptr(v.Organization.OrganizationName), ptr(v.Organization.ContactEmail)
+	if event := in.Audit.Event(); audited && event != "" {
+		// Counted once: a retried save finds its audit row and counts nothing.
+		a.events(event)
 	}
-	if v.Business != nil && v.Business.BusinessNumber != "" {
-		bizNo = ptr(v.Business.BusinessNumber)
-	}
-	var lastErr *string
-	if in.LastError != "" {
-		lastErr = ptr(in.LastError)
-	}
-	return a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`INSERT INTO signups (id, token_hash, status, workflow_id, organization_name, business_number,
-				contact_email, view, last_error, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET status = excluded.status, organization_name = excluded.organization_name,
-				business_number = excluded.business_number, contact_email = excluded.contact_email,
-				view = excluded.view, last_error = excluded.last_error, version = excluded.version,
-				updated_at = excluded.updated_at
-			WHERE signups.version < excluded.version AND signups.erased_at IS NULL`,
-			v.SignupID, in.TokenHash, string(v.Status), signup.WorkflowID(v.SignupID), orgName, bizNo,
-			email, string(viewJSON), lastErr, in.Version, v.CreatedAt.UTC(), v.UpdatedAt.UTC())
-		if res.Error != nil {
-			return fmt.Errorf("save sign-up: %w", res.Error)
-		}
-		if in.Audit == nil {
-			return nil
-		}
-		if in.Audit.From.Editable() && !in.Audit.To.Editable() {
-			// Submitted, abandoned or cancelled: no longer an open sign-up
-			// of its business number.
-			if err := releaseBusinessNumbers(tx, v.SignupID); err != nil {
-				return fmt.Errorf("save sign-up: %w", err)
-			}
-		}
-		inserted, err := a.audit(tx, models.AuditEvent{
-			SignupID: ptr(v.SignupID), Actor: in.Audit.Actor.Kind, Action: in.Audit.Action,
-			FromStatus: nonEmpty(string(in.Audit.From)), ToStatus: nonEmpty(string(in.Audit.To)),
-			Detail:    nonEmpty(auditDetail(in.Audit)),
-			DedupeKey: ptr(v.SignupID + ":" + strconv.FormatInt(in.Version, 10)),
-			CreatedAt: v.UpdatedAt.UTC(),
-		})
-		if err != nil {
-			return err
-		}
-		if event := eventOf(in.Audit); inserted && event != "" {
-			// Counted once: a retried save finds its audit row and counts nothing.
-			a.events(event)
-		}
-		return nil
-	})
-}
-
-// eventOf names the metrics event of a status change, if it is one.
-func eventOf(e *AuditEntry) string {
-	switch e.Action {
-	case "terms_accepted":
-		if e.From == "" {
-			return "started"
-		}
-	case "submitted":
-		return "submitted"
-	case "invitation_sent":
-		return "invited"
-	case "password_set":
-		return "active"
-	case "invitation_expired":
-		return "expired"
-	case "abandoned":
-		return "abandoned"
-	case "step_failed":
-		return "needs_attention"
-	case "cancelled":
-		return "cancelled"
-	}
-	return ""
-}
-
-func auditDetail(e *AuditEntry) string {
-	switch {
-	case e.Actor.Name != "" && e.Detail != "":
-		return e.Actor.Name + ": " + e.Detail
-	case e.Actor.Name != "":
-		return e.Actor.Name
-	}
-	return e.Detail
-}
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
+	return nil
 }
 
 // audit inserts an event once per dedupe key, reporting whether it did.
 func (a *Activities) audit(tx *gorm.DB, e models.AuditEvent) (bool, error) {
-	e.ID = newID()
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = a.now()
 	}
-	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "dedupe_key"}}, DoNothing: true}).Create(&e)
-	if res.Error != nil {
-		return false, fmt.Errorf("audit: %w", res.Error)
-	}
-	return res.RowsAffected > 0, nil
+	return signup.InsertAudit(tx, e)
 }
 
 // AttachCertificateInput names an uploaded certificate to attach.
@@ -204,7 +106,7 @@ func (a *Activities) removeCertificates(ctx context.Context, pending []certstore
 // ReleaseInput names a sign-up to release, and why.
 type ReleaseInput struct {
 	SignupID string
-	Reason   string // abandoned or cancelled
+	Reason   signup.Status // the status it ends in: abandoned or cancelled
 }
 
 // ReleaseSignup gives back what a sign-up holds: its name reservation and,

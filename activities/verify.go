@@ -23,13 +23,6 @@ type VerifyInput struct {
 	SignupID string `json:",omitempty"`
 }
 
-// Error types of VerifyBusinessNumber beside the contract's codes.
-const (
-	// ErrNTSRejected: the tax service refused the request for good (a bad
-	// service key, a malformed request). Operators must look.
-	ErrNTSRejected = "nts_rejected"
-)
-
 // VerifyBusinessNumber checks the checksum (no network) and, with a service
 // key, asks the National Tax Service whether the business is active, using a
 // cached answer while it is fresh. Unregistered, suspended and closed
@@ -97,7 +90,7 @@ func (a *Activities) verifyNumber(ctx context.Context, n bizno.Number) (signup.V
 		var ne *nts.Error
 		if errors.As(err, &ne) && !ne.Temporary() {
 			a.log.ErrorContext(ctx, "tax service refused the status request", "http_status", ne.HTTPStatus, "code", ne.Code)
-			return signup.Verification{}, permanent(ErrNTSRejected, "the tax service refused the request: "+ne.Error(), nil)
+			return signup.Verification{}, permanent(signup.CodeNTSRejected, "the tax service refused the request: "+ne.Error(), nil)
 		}
 		return signup.Verification{}, fmt.Errorf("verify: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
-	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/account"
 	"github.com/kcloud/onboarding/internal/contact"
 	"github.com/kcloud/onboarding/internal/orgname"
@@ -93,7 +92,7 @@ func (s *Server) requestPasswordReset(c *gin.Context) {
 	defer cancel()
 	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: "password-reset-" + id, TaskQueue: s.cfg.TaskQueue,
-	}, workflows.PasswordReset, activities.PasswordResetInput{RequestID: id, OrganizationName: org, Email: email})
+	}, workflows.PasswordReset, account.PasswordResetRequest{RequestID: id, OrganizationName: org, Email: email})
 	if err != nil {
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return

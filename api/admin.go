@@ -53,13 +53,10 @@ func (s *Server) operatorRefused(c *gin.Context, endpoint string) bool {
 func adminView(row models.Signup) (signup.AdminView, error) { return signup.AdminViewOf(row) }
 
 func (s *Server) adminList(c *gin.Context) {
-	q := s.db.WithContext(c.Request.Context()).Model(&models.Signup{}).Order("created_at DESC").Order("id")
 	fields := map[string]string{}
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(signup.Statuses, signup.Status(st)) {
-			fields["status"] = "must be one of the sign-up statuses"
-		}
-		q = q.Where("status = ?", st)
+	status := signup.Status(c.Query("status"))
+	if status != "" && !slices.Contains(signup.Statuses, status) {
+		fields["status"] = "must be one of the sign-up statuses"
 	}
 	limit := 50
 	if l := c.Query("limit"); l != "" {
@@ -73,8 +70,8 @@ func (s *Server) adminList(c *gin.Context) {
 		s.fail(c, invalid(fields))
 		return
 	}
-	var rows []models.Signup
-	if err := q.Limit(limit).Find(&rows).Error; err != nil {
+	rows, err := s.signups.List(c.Request.Context(), status, limit)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -91,10 +88,9 @@ func (s *Server) adminList(c *gin.Context) {
 }
 
 func (s *Server) adminRow(c *gin.Context) (models.Signup, bool) {
-	var row models.Signup
-	err := s.db.WithContext(c.Request.Context()).Where("id = ?", c.Param("id")).Take(&row).Error
+	row, err := s.signups.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		if isNotFound(err) {
+		if errors.Is(err, signup.ErrNotFound) {
 			s.fail(c, problem(http.StatusNotFound, "signup_not_found", "no such sign-up"))
 		} else {
 			s.fail(c, err)
@@ -192,7 +188,7 @@ func (s *Server) adminErase(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	actor := signup.Actor{Kind: models.ActorOperator, Name: in.Operator}
+	actor := signup.Actor{Kind: signup.ActorOperator, Name: in.Operator}
 	row, _, err := s.eraser.Erase(ctx, id, actor, in.Reason, retention.TriggerRequest)
 	switch {
 	case errors.Is(err, retention.ErrNotFound):

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -138,26 +137,4 @@ func (s *Server) allow(c *gin.Context, name limitName, key string) bool {
 // accountKey names an account for the per-account limits.
 func accountKey(org, email string) string {
 	return strings.ToLower(strings.TrimSpace(org)) + "\x00" + strings.ToLower(strings.TrimSpace(email))
-}
-
-// cors lets the configured front-end origins call the API from a browser.
-func (s *Server) cors() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		origin := c.GetHeader("Origin")
-		if origin != "" && strings.HasPrefix(c.Request.URL.Path, "/api/") && slices.Contains(s.cfg.CORSOrigins, origin) {
-			h := c.Writer.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id")
-			h.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id")
-			h.Set("Access-Control-Max-Age", "600")
-			h.Add("Vary", "Origin")
-		}
-		if c.Request.Method == http.MethodOptions && strings.HasPrefix(c.Request.URL.Path, "/api/") {
-			// A preflight: the headers above say what is allowed.
-			c.AbortWithStatus(http.StatusNoContent)
-			return
-		}
-		c.Next()
-	}
 }

@@ -9,26 +9,6 @@ import (
 	"github.com/kcloud/onboarding/internal/web"
 )
 
-// securityHeaders go on every answer; pages also get the CSP. Referrer
-// policy no-referrer keeps the emailed tokens in page URLs from leaking.
-// Nothing is stored by browsers or proxies (Cache-Control: no-store) but the
-// static assets: API answers carry tokens and personal data, pages carry
-// tokens in their URLs. With an https PUBLIC_BASE_URL, browsers are told to
-// use https only (Strict-Transport-Security).
-func securityHeaders(strictTransport bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cache-Control", "no-store")
-		if strictTransport {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		c.Next()
-	}
-}
-
 // loopbackOnly lets only clients on this machine through: the peer address
 // and, behind a trusted proxy, the client it names must both be loopback.
 // Others get 404, as if the route did not exist.

@@ -23,6 +23,7 @@ import (
 	"github.com/kcloud/onboarding/internal/outbox"
 	"github.com/kcloud/onboarding/internal/ratelimit"
 	"github.com/kcloud/onboarding/internal/retention"
+	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/internal/tracing"
 	"github.com/kcloud/onboarding/internal/web"
@@ -77,6 +78,7 @@ type Deps struct {
 type Server struct {
 	cfg      Config
 	db       *store.DB
+	signups  *signup.Store
 	temporal client.Client
 	accounts *account.Service
 	mailbox  *mailbox.Store
@@ -111,7 +113,7 @@ func New(cfg Config, d Deps) *Server {
 	if d.Tracing == nil {
 		d.Tracing, _ = tracing.Setup(context.Background(), "onboarding-api")
 	}
-	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
+	s := &Server{cfg: cfg, db: d.DB, signups: signup.NewStore(d.DB.DB), temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
 		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser, uploads: newUploadSlots()}
 	if cfg.RateLimits {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/kcloud/onboarding/activities"
 	"github.com/kcloud/onboarding/internal/secret"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/terms"
@@ -40,16 +38,9 @@ func (s *Server) createSignup(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	unknown, missing := terms.Check(body.AcceptedTerms)
-	if len(unknown) > 0 {
-		p := problem(http.StatusUnprocessableEntity, signup.CodeUnknownTerm, "unknown term: "+strings.Join(unknown, ", "))
-		p.Fields = map[string]string{"accepted_terms": "unknown term " + strings.Join(unknown, ", ")}
-		s.fail(c, p)
-		return
-	}
-	if len(missing) > 0 {
-		p := problem(http.StatusUnprocessableEntity, signup.CodeRequiredTermsMissing, "all required terms must be accepted: "+strings.Join(missing, ", "))
-		p.Fields = map[string]string{"accepted_terms": "missing required term " + strings.Join(missing, ", ")}
+	if r := signup.CheckTerms(body.AcceptedTerms); r != nil {
+		p := problem(http.StatusUnprocessableEntity, r.Code, r.Message)
+		p.Fields = r.Fields
 		s.fail(c, p)
 		return
 	}
@@ -60,23 +51,14 @@ func (s *Server) createSignup(c *gin.Context) {
 		CreatedAt: now, UpdatedAt: now}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.UpdateTimeout)
 	defer cancel()
-	// The first read-model row: the token's hash (so the next call can
-	// authenticate) and the view. The workflow's own saves supersede it.
-	viewJSON, err := json.Marshal(v)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	row := models.Signup{ID: id, TokenHash: hash, Status: string(v.Status), WorkflowID: signup.WorkflowID(id),
-		View: string(viewJSON), Version: 0, CreatedAt: now, UpdatedAt: now}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := s.signups.Create(ctx, v, hash); err != nil {
 		s.fail(c, err)
 		return
 	}
 	// Step 1 rides in the start: creating a sign-up waits for no workflow
 	// task (an Update-With-Start would, and its first dispatch is the
 	// engine's slowest path here).
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       signup.WorkflowID(id),
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -84,7 +66,7 @@ func (s *Server) createSignup(c *gin.Context) {
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
 	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings, AcceptedTerms: v.AcceptedTerms, CreatedAt: now})
 	if err != nil {
-		_ = s.db.Where("id = ? AND version = 0", id).Delete(&models.Signup{}).Error
+		_ = s.signups.DeleteUnstarted(context.WithoutCancel(ctx), id)
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}
@@ -109,10 +91,9 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 			s.fail(c, notFound)
 			return
 		}
-		var row models.Signup
-		err := s.db.WithContext(c.Request.Context()).Where("id = ?", id).Take(&row).Error
+		row, err := s.signups.Get(c.Request.Context(), id)
 		if err != nil {
-			if isNotFound(err) {
+			if errors.Is(err, signup.ErrNotFound) {
 				s.fail(c, notFound)
 			} else {
 				s.fail(c, err)
@@ -251,31 +232,27 @@ func (s *Server) verifyBusinessNumber(c *gin.Context) {
 }
 
 func (s *Server) setUserInfo(c *gin.Context) {
-	var body signup.UserInfoInput
-	if err := decode(c, &body); err != nil {
-		s.fail(c, err)
-		return
-	}
-	in, fields := body.Normalized()
-	if len(fields) > 0 {
-		s.fail(c, invalid(fields))
-		return
-	}
-	s.stepUpdate(c, workflows.UpdateUserInfo, in, http.StatusOK)
+	normalizedStep(s, c, workflows.UpdateUserInfo, signup.UserInfoInput.Normalized)
 }
 
 func (s *Server) setOrganization(c *gin.Context) {
-	var body signup.OrganizationInput
+	normalizedStep(s, c, workflows.UpdateOrganization, signup.OrganizationInput.Normalized)
+}
+
+// normalizedStep decodes a wizard step's body, normalizes it (refusing bad
+// fields before any workflow task) and sends the step's Update.
+func normalizedStep[In any](s *Server, c *gin.Context, update string, normalize func(In) (In, signup.Fields)) {
+	var body In
 	if err := decode(c, &body); err != nil {
 		s.fail(c, err)
 		return
 	}
-	in, fields := body.Normalized()
+	in, fields := normalize(body)
 	if len(fields) > 0 {
 		s.fail(c, invalid(fields))
 		return
 	}
-	s.stepUpdate(c, workflows.UpdateOrganization, in, http.StatusOK)
+	s.stepUpdate(c, update, in, http.StatusOK)
 }
 
 func (s *Server) submit(c *gin.Context) {
@@ -290,7 +267,7 @@ func (s *Server) submit(c *gin.Context) {
 }
 
 func (s *Server) nameAvailability(c *gin.Context) {
-	res, err := activities.CheckName(c.Request.Context(), s.db.DB, c.Param("name"))
+	res, err := signup.CheckName(c.Request.Context(), s.db.DB, c.Param("name"))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -27,35 +27,15 @@ const (
 	TokenExpired = "expired"
 )
 
-// Role ids of the catalog (seeded by the first migration).
+// Role ids of the catalog (seeded by the first migration) granted to an
+// organization's owner at provisioning.
 const (
-	RoleOrganizationAdmin  = "organization_admin"
-	RoleOrganizationReader = "organization_reader"
-	RoleBillingAdmin       = "billing_admin"
-	RoleBillingManager     = "billing_manager"
-	RoleBillingViewer      = "billing_viewer"
-	RoleProjectAdmin       = "project_admin"
-	RoleProjectMember      = "project_member"
-	RoleProjectReader      = "project_reader"
+	RoleOrganizationAdmin = "organization_admin"
+	RoleBillingAdmin      = "billing_admin"
 )
 
 // OwnerRoles are granted to an organization's owner at provisioning.
 var OwnerRoles = []string{RoleOrganizationAdmin, RoleBillingAdmin}
-
-// Audit actors.
-const (
-	ActorUser     = "user"
-	ActorSystem   = "system"
-	ActorOperator = "operator"
-)
-
-// Role is an entry of the role catalog.
-type Role struct {
-	ID          string `gorm:"primaryKey"`
-	Name        string
-	Scope       string
-	Description string
-}
 
 // Organization is a cloud organization; its name is the console domain.
 type Organization struct {
@@ -215,7 +195,8 @@ type Signup struct {
 	ErasedAt         *time.Time // personal data erased (retention or a person's request)
 }
 
-// AuditEvent records a status change or a security event: who, what, when.
+// AuditEvent records a status change or a security event: who (a
+// signup.ActorKind), what (a signup.Action), when.
 type AuditEvent struct {
 	ID         string `gorm:"primaryKey"`
 	SignupID   *string

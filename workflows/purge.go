@@ -54,7 +54,7 @@ func Purge(ctx workflow.Context, in PurgeInput) (PurgeResult, error) {
 		HeartbeatTimeout:    activityHeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10,
-			NonRetryableErrorTypes: []string{activities.ErrNotEnded, activities.ErrSignupNotFound},
+			NonRetryableErrorTypes: []string{signup.CodeNotEnded, signup.CodeSignupNotFound},
 		},
 	})
 	var res PurgeResult

@@ -467,7 +467,7 @@ func TestIdleSignupIsAbandoned(t *testing.T) {
 		t.Errorf("%d audit events for the abandonment", n)
 	}
 	// The name is free at once for another sign-up.
-	ok, err := activities.CheckName(context.Background(), h.db.DB, "idle-co")
+	ok, err := signup.CheckName(context.Background(), h.db.DB, "idle-co")
 	if err != nil || !ok.Available {
 		t.Errorf("name not available after abandonment: %+v, %v", ok, err)
 	}
@@ -509,7 +509,7 @@ func TestOperatorCancel(t *testing.T) {
 			if n := h.count(&models.AuditEvent{}, "signup_id = ? AND actor = ? AND to_status = ?", id, "operator", "cancelled"); n != 1 {
 				t.Errorf("%d operator audit events", n)
 			}
-			ok, _ := activities.CheckName(context.Background(), h.db.DB, name)
+			ok, _ := signup.CheckName(context.Background(), h.db.DB, name)
 			if !ok.Available {
 				t.Errorf("name %s not free after cancel: %+v", name, ok)
 			}

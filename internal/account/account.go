@@ -19,6 +19,7 @@ import (
 	"github.com/kcloud/onboarding/internal/orgname"
 	"github.com/kcloud/onboarding/internal/password"
 	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/models"
 )
@@ -40,6 +41,14 @@ var (
 	ErrOrganizationNotFound  = errors.New("organization_not_found")
 	ErrUnauthorized          = errors.New("unauthorized")
 )
+
+// PasswordResetRequest is one "Reset password" request: the input of the
+// PasswordReset workflow and its SendPasswordReset activity.
+type PasswordResetRequest struct {
+	RequestID        string
+	OrganizationName string
+	Email            string
+}
 
 // WeakPasswordError lists the password policy's rules a password breaks.
 type WeakPasswordError struct{ Rules []password.Rule }
@@ -214,7 +223,7 @@ func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, act
 }
 
 func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from, to string) error {
-	e := models.AuditEvent{ID: uuid.NewString(), UserID: &user.ID, Actor: models.ActorUser, Action: action, CreatedAt: now}
+	e := models.AuditEvent{ID: uuid.NewString(), UserID: &user.ID, Actor: string(signup.ActorUser), Action: action, CreatedAt: now}
 	if from != to {
 		e.FromStatus, e.ToStatus = &from, &to
 	}

@@ -18,6 +18,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdktally "go.temporal.io/sdk/contrib/tally"
 	"gorm.io/gorm"
+
+	"github.com/kcloud/onboarding/internal/signup"
 )
 
 // Registry holds the instruments.
@@ -28,18 +30,6 @@ type Registry struct {
 	authFailures *prometheus.CounterVec
 	erased       *prometheus.CounterVec
 }
-
-// Events counted by onboarding_signup_events_total.
-const (
-	EventStarted        = "started"
-	EventSubmitted      = "submitted"
-	EventInvited        = "invited"
-	EventActive         = "active"
-	EventExpired        = "expired"
-	EventAbandoned      = "abandoned"
-	EventNeedsAttention = "needs_attention"
-	EventCancelled      = "cancelled"
-)
 
 // New registers the HTTP and business instruments and the Go runtime's.
 func New() *Registry {
@@ -69,8 +59,8 @@ func New() *Registry {
 	r.erased.WithLabelValues("retention")
 	r.erased.WithLabelValues("request")
 	r.reg.MustRegister(r.erased)
-	for _, e := range []string{EventStarted, EventSubmitted, EventInvited, EventActive, EventExpired, EventAbandoned, EventNeedsAttention, EventCancelled} {
-		r.events.WithLabelValues(e)
+	for _, e := range signup.Events {
+		r.events.WithLabelValues(string(e))
 	}
 	r.reg.MustRegister(r.requests, r.events, r.authFailures, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
@@ -123,9 +113,9 @@ func (r *Registry) OperatorAuthFailure(endpoint string) {
 }
 
 // Event counts a sign-up event.
-func (r *Registry) Event(name string) {
+func (r *Registry) Event(e signup.Event) {
 	if r != nil {
-		r.events.WithLabelValues(name).Inc()
+		r.events.WithLabelValues(string(e)).Inc()
 	}
 }
 
@@ -156,13 +146,13 @@ func (r *Registry) Temporal() (client.MetricsHandler, io.Closer) {
 // WatchStatuses adds a gauge of sign-ups by status, read from the read
 // model at each scrape.
 func (r *Registry) WatchStatuses(db *gorm.DB) {
-	r.reg.MustRegister(&statusCollector{db: db, desc: prometheus.NewDesc("onboarding_signups",
+	r.reg.MustRegister(&statusCollector{signups: signup.NewStore(db), desc: prometheus.NewDesc("onboarding_signups",
 		"Sign-ups by status (from the read model).", []string{"status"}, nil)})
 }
 
 type statusCollector struct {
-	db   *gorm.DB
-	desc *prometheus.Desc
+	signups *signup.Store
+	desc    *prometheus.Desc
 }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -170,16 +160,13 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var rows []struct {
-		Status string
-		N      int64
-	}
-	if err := c.db.WithContext(ctx).Table("signups").Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+	counts, err := c.signups.CountByStatus(ctx)
+	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	for _, row := range rows {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(row.N), row.Status)
+	for _, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n.N), string(n.Status))
 	}
 }
 

@@ -137,7 +137,7 @@ func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detai
 			return err
 		}
 		st := row.Status
-		audit := models.AuditEvent{ID: newID(), SignupID: &id, Actor: actor.Kind, Action: "personal_data_erased",
+		audit := models.AuditEvent{ID: newID(), SignupID: &id, Actor: string(actor.Kind), Action: string(signup.ActionPersonalDataErased),
 			FromStatus: &st, ToStatus: &st, Detail: auditDetail(actor, detail), DedupeKey: ptr(id + ":erased"), CreatedAt: now}
 		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "dedupe_key"}}, DoNothing: true}).
 			Create(&audit).Error; err != nil {

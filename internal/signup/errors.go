@@ -1,7 +1,8 @@
 package signup
 
-// Error codes the sign-up steps answer with. The workflow raises them as
-// application error types; the API maps them onto HTTP statuses.
+// Error codes the sign-up steps (and its activities) answer with. The
+// workflow and activities raise them as application error types; the API
+// maps them onto HTTP statuses.
 const (
 	CodeStepOutOfOrder          = "step_out_of_order"
 	CodeRequiredTermsMissing    = "required_terms_missing"
@@ -22,6 +23,16 @@ const (
 	// CodeTooManyOpenSignups: the business number has
 	// MAX_OPEN_SIGNUPS_PER_BUSINESS unsubmitted sign-ups already (409).
 	CodeTooManyOpenSignups = "too_many_open_signups"
+	CodeSignupNotFound     = "signup_not_found"
+
+	// Codes of activities that fail for good; the sign-up then needs
+	// attention, and operators read them in last_error.
+	CodeMailRejected       = "mail_rejected"       // the mail server refused the message
+	CodeNotProvisioned     = "not_provisioned"     // an invitation before the organization exists
+	CodeReservationMissing = "reservation_missing" // provisioning without the name reserved
+	// CodeNTSRejected: the tax service refused the request for good (a bad
+	// service key, say).
+	CodeNTSRejected = "nts_rejected"
 )
 
 // Fields maps an input field to why it was refused.

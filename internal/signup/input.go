@@ -15,8 +15,8 @@ import (
 
 // Actor says who asked for a change, for the audit trail.
 type Actor struct {
-	Kind string `json:"kind"` // user, operator or system
-	Name string `json:"name,omitempty"`
+	Kind ActorKind `json:"kind"`
+	Name string    `json:"name,omitempty"`
 }
 
 // AcceptTermsInput is step 1.

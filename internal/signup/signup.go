@@ -1,6 +1,9 @@
-// Package signup holds the shapes a sign-up has on the wire and in workflow
-// history: its statuses, the SignupView, and the error codes its steps answer
-// with. The API, the workflow and the activities share them.
+// Package signup is the sign-up's domain, shared by the API, the workflow,
+// the activities and the metrics: the shapes a sign-up has on the wire and in
+// workflow history (signup.go, input.go), its words (vocabulary.go: actors,
+// audit actions, metrics events, invitation kinds, the terms check), the
+// error codes its steps answer with (errors.go), and the Store that owns its
+// read model, the signups table (store.go).
 package signup
 
 import (

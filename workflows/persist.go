@@ -1,0 +1,113 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/signup"
+)
+
+// savedState is what the workflow knows of the read model it keeps: the
+// version of its last save, the search attributes last upserted, and how
+// many status changes it has recorded.
+type savedState struct {
+	version     int64
+	transitions int
+	searchAttrs searchAttrs
+}
+
+// searchAttrs are the values of the sign-up's search attributes.
+type searchAttrs struct {
+	status, organizationName, businessNumber string
+}
+
+// transition moves the sign-up to a status and records it. Outside the
+// steps a failed save is logged, not fatal: the workflow holds the truth
+// and the next save carries it.
+func (w *signupWorkflow) transition(ctx workflow.Context, to signup.Status, actor signup.Actor, action signup.Action, detail string) {
+	from := w.view.Status
+	w.view.Status = to
+	w.saved.transitions++
+	w.saveOrLog(ctx, &signup.AuditEntry{Actor: actor, Action: action, From: from, To: to, Detail: detail})
+}
+
+// saveOrLog saves the current view (with audit, if any) outside a wizard
+// step: a failure is logged, and the next save carries the view.
+func (w *signupWorkflow) saveOrLog(ctx workflow.Context, audit *signup.AuditEntry) {
+	next := w.view
+	next.UpdatedAt = workflow.Now(ctx)
+	if err := w.save(w.withSaveLocalActivity(ctx), next, audit); err != nil {
+		w.log.Error("saving the sign-up view failed", "error", err)
+	}
+}
+
+// saveStep saves the changed view of a wizard step; the step fails if it
+// cannot be saved. A status change is audited as action, by the user.
+func (w *signupWorkflow) saveStep(ctx workflow.Context, next signup.View, action signup.Action) (signup.View, error) {
+	next.UpdatedAt = workflow.Now(ctx)
+	var audit *signup.AuditEntry
+	if next.Status != w.view.Status {
+		audit = &signup.AuditEntry{Actor: userActor, Action: action, From: w.view.Status, To: next.Status}
+	}
+	if err := w.save(w.withStepLocalActivity(ctx), next, audit); err != nil {
+		return w.view, err
+	}
+	w.wizard.steps++
+	w.wizard.lastStepAt = workflow.Now(ctx)
+	return w.view, nil
+}
+
+// save writes next (and its audit entry) to the read model and, on
+// success, makes it the current view and upserts the search attributes.
+// The version moves on even when the save fails, so a save that did land
+// after a timeout can never hide a later one. It is the one write of the
+// read model; ctx carries its local activity options.
+func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *signup.AuditEntry) error {
+	w.saved.version++
+	err := workflow.ExecuteLocalActivity(ctx, a.SaveSignup, activities.SaveSignupInput{
+		View: next, TokenHash: w.in.TokenHash, Version: w.saved.version,
+		LastError: w.failure.message, FailedStep: w.failure.step, Audit: audit,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	w.view = next
+	w.upsertSearchAttributes(ctx)
+	return nil
+}
+
+// upsertSearchAttributes tells Temporal's visibility the sign-up's status,
+// organization name and business number whenever one of them changed.
+func (w *signupWorkflow) upsertSearchAttributes(ctx workflow.Context) {
+	now := searchAttrs{status: string(w.view.Status)}
+	if w.view.Organization != nil {
+		now.organizationName = w.view.Organization.OrganizationName
+	}
+	if w.view.Business != nil {
+		now.businessNumber = w.view.Business.BusinessNumber
+	}
+	was := w.saved.searchAttrs
+	if now == was {
+		return
+	}
+	// Always in this order: the upsert is a command in history.
+	var updates []temporal.SearchAttributeUpdate
+	for _, f := range []struct {
+		key      temporal.SearchAttributeKeyKeyword
+		now, was string
+	}{
+		{SignupStatusKey, now.status, was.status},
+		{OrganizationNameKey, now.organizationName, was.organizationName},
+		{BusinessNumberKey, now.businessNumber, was.businessNumber},
+	} {
+		if f.now != f.was && f.now != "" {
+			updates = append(updates, f.key.ValueSet(f.now))
+		}
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		w.log.Error("upserting search attributes failed", "error", err)
+		return
+	}
+	w.saved.searchAttrs = now
+}
