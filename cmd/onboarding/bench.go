@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kcloud/onboarding/internal/bench"
+	"github.com/kcloud/onboarding/internal/password"
+	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/temporalconn"
 )
 
@@ -26,6 +28,10 @@ type benchReport struct {
 	// Ratio is completed sign-ups per second over the no-op ceiling's, run
 	// for run.
 	Ratio []float64 `json:"ratio_to_ceiling,omitempty"`
+	// Cost is the CPU per sign-up with and without the password hashes
+	// beside the no-op's, run for run (with --ceiling and --pids).
+	Cost   []bench.Cost   `json:"cpu_per_signup,omitempty"`
+	Hashes *bench.HashCPU `json:"password_hashes,omitempty"`
 }
 
 func benchCmd() *cobra.Command {
@@ -34,7 +40,7 @@ func benchCmd() *cobra.Command {
 		think, pids, jsonOut, sweep string
 		svgOut, temporalAddr, ns    string
 		ceiling                     bool
-		engineN                     int
+		engineN, histories          int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -43,14 +49,22 @@ func benchCmd() *cobra.Command {
 (terms, certificate, Verify, user information, Check, organization, submit, the
 invitation from GET /dev/mailbox, the password, sign-in) against a running stack,
 for a count or a duration, and prints completed sign-ups per second, per-step
-latency (p50/p95/p99/max), errors by code, and the CPU and peak memory of the
-server processes given with --pids.
+latency (p50/p95/p99/max), errors by code, failed sign-ups by reason, and the
+CPU and peak memory of the server processes given with --pids. A sign-up whose
+invitation is not in the mailbox within --mail-wait counts as failed
+(invitation_mail: not_received), as when SMTP_HOST sends the mail elsewhere.
 
 With --ceiling it then runs the same-shape no-op workflow (as many Updates,
 activities and timers; no database, mail or validation) through the same Temporal
 server (--temporal), and the engine's plain cost (--engine N empty workflows), and
 reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
---svg draws latency and throughput against concurrency.`,
+--svg draws latency and throughput against concurrency.
+
+With --ceiling and --pids it prints the CPU per sign-up beside the no-op's, with
+and without the two password hashes (their CPU measured in this process with
+the service's argon2id parameters), and their ratio. After each run it reads
+--history completed sign-ups' workflow histories and prints the events per
+sign-up by type.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -81,7 +95,7 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 			o.Progress = os.Stderr
 			report := benchReport{Machine: machine(), Command: strings.Join(os.Args, " "), When: time.Now().UTC()}
 			var c client.Client
-			if ceiling || engineN > 0 {
+			if ceiling || engineN > 0 || histories > 0 {
 				// The same connection settings as api and worker
 				// (TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles).
 				ts, err := temporalconn.Load(nil)
@@ -97,11 +111,17 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 				opts := ts.Options
 				opts.Logger = quietLogger{}
 				c, err = temporalconn.Dial(ctx, ts, opts, 10*time.Second, slog.New(slog.DiscardHandler))
-				if err != nil {
+				switch {
+				case err != nil && (ceiling || engineN > 0 || cmd.Flags().Changed("history")):
 					return err
+				case err != nil:
+					fmt.Fprintf(os.Stderr, "no history events per sign-up: Temporal at %s: %v\n", ts.Options.HostPort, err)
+					c = nil
+				default:
+					defer c.Close()
 				}
-				defer c.Close()
 			}
+			var hashes *bench.HashCPU
 			for _, level := range levels {
 				run := o
 				run.Concurrency = level
@@ -112,6 +132,16 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 				}
 				bench.Print(os.Stdout, res)
 				report.Runs = append(report.Runs, res)
+				if c != nil && histories > 0 && len(res.SignupIDs) > 0 {
+					var ids []string
+					for _, id := range bench.Sample(res.SignupIDs, histories) {
+						ids = append(ids, signup.WorkflowID(id))
+					}
+					if res.History, err = bench.SampleHistories(ctx, c, ids); err != nil {
+						return err
+					}
+					bench.PrintHistories(os.Stdout, res.History)
+				}
 				if ceiling {
 					cres, err := bench.Ceiling(ctx, c, run)
 					if err != nil {
@@ -125,6 +155,23 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 					}
 					report.Ratio = append(report.Ratio, ratio)
 					fmt.Printf("\nratio at concurrency %d: %.2f sign-ups/s ÷ %.2f no-op/s = %.0f%% of the ceiling\n", level, res.PerSecond, cres.PerSecond, 100*ratio)
+					if len(o.PIDs) == 0 {
+						fmt.Println("CPU per sign-up: give the server's process ids with --pids")
+						continue
+					}
+					if hashes == nil {
+						// Between runs, while this process is idle.
+						h, err := bench.MeasureHashes(password.DefaultParams, 5)
+						if err != nil {
+							return err
+						}
+						hashes = &h
+						report.Hashes = hashes
+					}
+					if cost, ok := bench.CostOf(res, cres, *hashes); ok {
+						bench.PrintCost(os.Stdout, cost)
+						report.Cost = append(report.Cost, cost)
+					}
 				}
 			}
 			if engineN > 0 {
@@ -178,9 +225,11 @@ reports the ratio. --sweep 1,5,10,20 repeats the run at each concurrency and
 	f.StringVar(&sweep, "sweep", "", "concurrency levels to run in turn, e.g. 1,5,10,20")
 	f.StringVar(&svgOut, "svg", "", "with --sweep: draw latency and throughput against concurrency")
 	f.BoolVar(&ceiling, "ceiling", false, "also run the same-shape no-op workflow through the same Temporal server")
+	f.IntVar(&histories, "history", 20, "read this many completed sign-ups' workflow histories after each run and print their events by type (0: none; needs Temporal as --ceiling does)")
 	f.IntVar(&engineN, "engine", 0, "also start and complete this many empty workflows (the engine's plain cost)")
 	f.StringVar(&temporalAddr, "temporal", "", "Temporal frontend for --ceiling and --engine (default: TEMPORAL_ADDRESS or the profile's, else 127.0.0.1:7233; TLS and API key from TEMPORAL_*)")
 	f.StringVar(&ns, "namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile's, else default)")
+	f.DurationVar(&o.MailWait, "mail-wait", bench.DefaultMailWait, "give a sign-up up as failed (invitation_mail: not_received) when its invitation is not in GET /dev/mailbox this long after submit")
 	f.IntVar(&o.Pollers, "pollers", 8, "workflow-task pollers of the no-op worker (match the service's WORKER_POLLERS)")
 	return cmd
 }

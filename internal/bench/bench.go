@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -49,7 +51,10 @@ type Options struct {
 	// broken connection, a second apart, with the same Idempotency-Key (as
 	// a front end would while the service recovers from a fault).
 	Retry int
-	// MailWait is how long a person waits for the invitation (default 2m).
+	// MailWait is how long a person waits for the invitation in GET
+	// /dev/mailbox after submit before giving the sign-up up as failed
+	// (0: two minutes, for callers that park thousands; the command's
+	// --mail-wait defaults to DefaultMailWait).
 	MailWait time.Duration
 	// Done, when set, receives each finished sign-up (for fault tests).
 	Done func(Outcome)
@@ -62,7 +67,12 @@ type Outcome struct {
 	Org      string
 	OK       bool
 	Step     string // where it failed
+	Reason   string // why: the error code, or what the mailbox did
 }
+
+// DefaultMailWait is how long `onboarding bench` waits for an invitation
+// unless told otherwise (--mail-wait).
+const DefaultMailWait = 30 * time.Second
 
 // Stats are latencies in milliseconds.
 type Stats struct {
@@ -88,9 +98,21 @@ type Result struct {
 	Steps       map[string]Stats `json:"steps"`
 	WizardSteps Stats            `json:"wizard_steps"` // every step a person waits on, together
 	Errors      map[string]int   `json:"errors"`
-	Processes   []Process        `json:"processes,omitempty"`
+	// FailedBy counts failed sign-ups by "step: reason" (each failed
+	// sign-up once, at the step where it stopped).
+	FailedBy  map[string]int `json:"failed_by_reason,omitempty"`
+	MailWaitS float64        `json:"mail_wait_s,omitempty"`
+	Processes []Process      `json:"processes,omitempty"`
 	// Statements per completed sign-up, by caller (HTTP route or activity).
 	Statements map[string]float64 `json:"db_statements_per_signup,omitempty"`
+	// LocalCPUSeconds is this process's CPU during the run (for the no-op:
+	// its worker and the client driving it).
+	LocalCPUSeconds float64 `json:"bench_process_cpu_seconds,omitempty"`
+	// SignupIDs are the completed sign-ups, in the order they completed.
+	SignupIDs []string `json:"-"`
+	// History is the events per sign-up read from a sample of their
+	// workflow histories after the run (SampleHistories).
+	History *Histories `json:"history_events_per_signup,omitempty"`
 }
 
 // WizardSteps are the calls a person waits on in the wizard.
@@ -98,13 +120,21 @@ var WizardSteps = []string{"create", "certificate", "verify", "user_info", "chec
 
 // recorder collects latencies and errors from the workers.
 type recorder struct {
-	mu     sync.Mutex
-	steps  map[string][]time.Duration
-	errors map[string]int
+	mu       sync.Mutex
+	steps    map[string][]time.Duration
+	errors   map[string]int
+	failedBy map[string]int
 }
 
 func newRecorder() *recorder {
-	return &recorder{steps: map[string][]time.Duration{}, errors: map[string]int{}}
+	return &recorder{steps: map[string][]time.Duration{}, errors: map[string]int{}, failedBy: map[string]int{}}
+}
+
+// failed counts a sign-up that stopped at step for reason.
+func (r *recorder) failed(step, reason string) {
+	r.mu.Lock()
+	r.failedBy[step+": "+reason]++
+	r.mu.Unlock()
 }
 
 func (r *recorder) add(step string, d time.Duration) {
@@ -154,6 +184,9 @@ func (r *recorder) result(kind string, o Options, started, completed, failed int
 	res := &Result{Kind: kind, Concurrency: o.Concurrency, ThinkMinMS: o.ThinkMin.Milliseconds(), ThinkMaxMS: o.ThinkMax.Milliseconds(),
 		Started: started, Completed: completed, Failed: failed, Seconds: elapsed.Seconds(),
 		Steps: map[string]Stats{}, Errors: r.errors}
+	if len(r.failedBy) > 0 {
+		res.FailedBy = r.failedBy
+	}
 	if elapsed > 0 {
 		res.PerSecond = float64(completed) / elapsed.Seconds()
 	}
@@ -213,7 +246,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.MailboxURL == "" {
 		o.MailboxURL = o.BaseURL
 	}
-	if o.MailWait == 0 {
+	if o.MailWait <= 0 {
 		o.MailWait = 2 * time.Minute
 	}
 	if o.RunID == "" {
@@ -228,12 +261,31 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	rec := newRecorder()
 	bar := progress(o, "sign-ups", "sign-ups")
 	before := statements(ctx, o.HTTP, o.MetricsURLs)
+	var (
+		idsMu sync.Mutex
+		ids   []string
+	)
+	done := o.Done
+	o.Done = func(out Outcome) {
+		if out.OK {
+			idsMu.Lock()
+			ids = append(ids, out.SignupID)
+			idsMu.Unlock()
+		}
+		if done != nil {
+			done(out)
+		}
+	}
 	sampler := newSampler(o.PIDs)
+	cpu0 := processCPU()
 	started, completed, failed, elapsed := drive(ctx, o, bar.add, func(ctx context.Context, n int) bool {
 		return (&person{o: o, rec: rec, n: n}).journey(ctx)
 	})
 	bar.finish()
 	res := rec.result("signup", o, started, completed, failed, elapsed)
+	res.LocalCPUSeconds = (processCPU() - cpu0).Seconds()
+	res.SignupIDs = ids
+	res.MailWaitS = o.MailWait.Seconds()
 	res.Processes = sampler.stop()
 	res.Statements = perSignup(before, statements(ctx, o.HTTP, o.MetricsURLs), completed)
 	return res, nil
@@ -254,10 +306,17 @@ func ready(ctx context.Context, o Options) error {
 
 // person is one simulated front end.
 type person struct {
-	o     Options
-	rec   *recorder
-	n     int
-	token string
+	o      Options
+	rec    *recorder
+	n      int
+	token  string
+	reason string // the last failure's code
+}
+
+// fail records a failed request (or wait) at step, and remembers why.
+func (p *person) fail(step, code string) {
+	p.reason = code
+	p.rec.fail(step, code)
 }
 
 var certificate = append([]byte("%PDF-1.4\n% bench certificate\n"), bytes.Repeat([]byte("0123456789abcdef"), 4096)...) // 64 KiB
@@ -332,7 +391,7 @@ func (p *person) call(ctx context.Context, step, method, path, contentType strin
 		time.Sleep(time.Second)
 	}
 	if err != nil {
-		p.rec.fail(step, "transport")
+		p.fail(step, "transport")
 		return err
 	}
 	raw, _ := io.ReadAll(res.Body)
@@ -340,7 +399,7 @@ func (p *person) call(ctx context.Context, step, method, path, contentType strin
 	p.rec.add(step, time.Since(start))
 	if res.StatusCode != want {
 		code := codeOf(raw, res.StatusCode)
-		p.rec.fail(step, code)
+		p.fail(step, code)
 		return &apiError{status: res.StatusCode, code: code}
 	}
 	if out != nil {
@@ -364,11 +423,23 @@ func (p *person) journey(ctx context.Context) bool {
 	email := "owner@" + org + ".bench.example.com"
 	out := Outcome{Email: email, Org: org}
 	ok := p.steps(ctx, org, email, &out)
-	out.OK = ok
-	if p.o.Done != nil {
-		p.o.Done(out)
-	}
+	p.end(&out, ok)
 	return ok
+}
+
+// end counts a finished sign-up: a failed one by its step and reason.
+func (p *person) end(out *Outcome, ok bool) {
+	out.OK = ok
+	if !ok {
+		out.Reason = p.reason
+		if out.Reason == "" {
+			out.Reason = "stopped" // the run's context ended mid-journey
+		}
+		p.rec.failed(out.Step, out.Reason)
+	}
+	if p.o.Done != nil {
+		p.o.Done(*out)
+	}
 }
 
 func (p *person) steps(ctx context.Context, org, email string, out *Outcome) bool {
@@ -416,7 +487,7 @@ func (p *person) steps(ctx context.Context, org, email string, out *Outcome) boo
 		return fail("check_name")
 	}
 	if !avail.Available {
-		p.rec.fail("check_name", "unavailable")
+		p.fail("check_name", "unavailable")
 		return fail("check_name")
 	}
 	p.think(ctx)
@@ -428,13 +499,10 @@ func (p *person) steps(ctx context.Context, org, email string, out *Outcome) boo
 	if p.json(ctx, "submit", http.MethodPost, base+"/submit", nil, 202, nil) != nil {
 		return fail("submit")
 	}
-	submitted := time.Now()
-	token, err := p.invitation(ctx, email)
-	if err != nil {
-		p.rec.fail("invitation_mail", "not_received")
+	token, ok := p.awaitInvitation(ctx, email)
+	if !ok {
 		return fail("invitation_mail")
 	}
-	p.rec.add("invitation_mail", time.Since(submitted))
 	if p.o.Park {
 		return true
 	}
@@ -451,13 +519,55 @@ func (p *person) steps(ctx context.Context, org, email string, out *Outcome) boo
 	return true
 }
 
-// invitation waits for the invitation mail and returns its token.
-func (p *person) invitation(ctx context.Context, email string) (string, error) {
+// awaitInvitation waits up to MailWait for the invitation and returns its
+// token; past the bound it records the sign-up's failure with the reason.
+func (p *person) awaitInvitation(ctx context.Context, email string) (string, bool) {
+	submitted := time.Now()
+	token, reason := p.invitation(ctx, email)
+	if reason != "" {
+		p.fail("invitation_mail", reason)
+		return "", false
+	}
+	p.rec.add("invitation_mail", time.Since(submitted))
+	return token, true
+}
+
+// Reasons an invitation wait ends without the mail.
+const (
+	reasonNotReceived = "not_received"        // the mailbox answered, without it
+	reasonMailboxDown = "mailbox_unreachable" // no answer from the mailbox
+	reasonMailboxHTTP = "mailbox_http_"       // + the status the mailbox answered
+)
+
+// invitation long-polls GET /dev/mailbox for the invitation until MailWait
+// has passed; it returns the link's token, or why there is none.
+func (p *person) invitation(ctx context.Context, email string) (token, reason string) {
 	deadline := time.Now().Add(p.o.MailWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.o.MailboxURL+"/dev/mailbox?wait=30s&to="+email, nil)
+	reason = reasonNotReceived
+	for ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return "", reason
+		}
+		wait := min(left, 30*time.Second).Round(time.Millisecond)
+		rctx, cancel := context.WithTimeout(ctx, left+2*time.Second) // a mailbox that ignores wait
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, p.o.MailboxURL+"/dev/mailbox?wait="+wait.String()+"&to="+url.QueryEscape(email), nil)
 		res, err := p.o.HTTP.Do(req)
-		if err == nil {
+		switch {
+		case err != nil:
+			reason = reasonMailboxDown
+		case res.StatusCode != http.StatusOK:
+			reason = reasonMailboxHTTP + strconv.Itoa(res.StatusCode)
+			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+			res.Body.Close()
+			if res.StatusCode == http.StatusNotFound {
+				// No mailbox there (dev serves none when SMTP_HOST is
+				// set): waiting longer cannot bring the mail.
+				cancel()
+				return "", reason
+			}
+		default:
+			reason = reasonNotReceived
 			var box struct {
 				Messages []struct {
 					Text string `json:"text"`
@@ -467,13 +577,18 @@ func (p *person) invitation(ctx context.Context, email string) (string, error) {
 			res.Body.Close()
 			for _, m := range box.Messages {
 				if mm := linkRe.FindStringSubmatch(m.Text); mm != nil {
-					return mm[1], nil
+					cancel()
+					return mm[1], ""
 				}
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		cancel()
+		select { // a mailbox that answers at once: don't spin
+		case <-ctx.Done():
+		case <-time.After(min(100*time.Millisecond, max(time.Until(deadline), 0))):
+		}
 	}
-	return "", errors.New("no invitation mail")
+	return "", "stopped"
 }
 
 // progressBar is a progress bar, or nothing.
@@ -519,24 +634,45 @@ func Print(w io.Writer, r *Result) {
 	if r.WizardSteps.Count > 0 {
 		row("(wizard steps)", r.WizardSteps)
 	}
-	for k, v := range r.Errors {
-		fmt.Fprintf(w, "  error %-30s %d\n", k, v)
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+		fmt.Fprintf(w, "  error %-30s %d\n", k, r.Errors[k])
+	}
+	if len(r.FailedBy) > 0 {
+		fmt.Fprintf(w, "  failed sign-ups by reason (%d):\n", r.Failed)
+		for _, k := range slices.Sorted(maps.Keys(r.FailedBy)) {
+			fmt.Fprintf(w, "    %-44s %d\n", k, r.FailedBy[k])
+			if strings.HasPrefix(k, "invitation_mail: ") {
+				fmt.Fprintf(w, "      %s\n", mailHint(strings.TrimPrefix(k, "invitation_mail: "), r.MailWaitS))
+			}
+		}
 	}
 	if len(r.Statements) > 0 {
-		callers := make([]string, 0, len(r.Statements))
-		for k := range r.Statements {
-			callers = append(callers, k)
-		}
-		sort.Strings(callers)
-		fmt.Fprintf(w, "  database statements per sign-up:")
+		callers := slices.Collect(maps.Keys(r.Statements))
+		sort.Slice(callers, func(i, j int) bool {
+			a, b := r.Statements[callers[i]], r.Statements[callers[j]]
+			return a > b || (a == b && callers[i] < callers[j])
+		})
+		fmt.Fprintf(w, "  database statements per completed sign-up, by caller (HTTP route or activity):\n")
 		for _, k := range callers {
-			fmt.Fprintf(w, " %s %.1f;", k, r.Statements[k])
+			fmt.Fprintf(w, "    %-44s %6.1f\n", k, r.Statements[k])
 		}
-		fmt.Fprintln(w)
 	}
 	for _, p := range r.Processes {
 		fmt.Fprintf(w, "  process %d %-12s cpu %.1f s (%.0f%% of one core), peak RSS %.1f MiB\n", p.PID, p.Name, p.CPUSeconds, p.CPUPercent, p.PeakRSSMiB)
 	}
+}
+
+// mailHint says what an invitation_mail failure means.
+func mailHint(reason string, waitS float64) string {
+	switch {
+	case reason == reasonNotReceived:
+		return fmt.Sprintf("no invitation in GET /dev/mailbox within %s of submit (--mail-wait): is the mail sent elsewhere (SMTP_HOST), or the worker behind?", time.Duration(waitS*float64(time.Second)))
+	case reason == reasonMailboxDown:
+		return "GET /dev/mailbox did not answer (--mailbox-url)"
+	case strings.HasPrefix(reason, reasonMailboxHTTP):
+		return "GET /dev/mailbox answered " + strings.TrimPrefix(reason, reasonMailboxHTTP) + ": not a dev stack's mailbox (--mailbox-url)?"
+	}
+	return reason
 }
 
 // Trim is strings.TrimSpace for flag parsing.

@@ -102,11 +102,13 @@ func Ceiling(ctx context.Context, c client.Client, o Options) (*Result, error) {
 	rec := newRecorder()
 	bar := progress(o, "no-op ceiling", "journeys")
 	sampler := newSampler(o.PIDs)
+	cpu0 := processCPU()
 	started, completed, failed, elapsed := drive(ctx, o, bar.add, func(ctx context.Context, n int) bool {
 		return noopJourney(ctx, c, queue, fmt.Sprintf("bench-noop-%s-%d", o.RunID, n), rec, o)
 	})
 	bar.finish()
 	res := rec.result("noop", o, started, completed, failed, elapsed)
+	res.LocalCPUSeconds = (processCPU() - cpu0).Seconds()
 	res.Processes = sampler.stop()
 	return res, nil
 }
