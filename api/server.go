@@ -113,9 +113,12 @@ func New(cfg Config, d Deps) *Server {
 	if d.Tracing == nil {
 		d.Tracing, _ = tracing.Setup(context.Background(), "onboarding-api")
 	}
-	s := &Server{cfg: cfg, db: d.DB, signups: signup.NewStore(d.DB.DB), temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
+	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
 		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser, uploads: newUploadSlots()}
+	if d.DB != nil { // nil: only the process's own routes (health, metrics)
+		s.signups = signup.NewStore(d.DB.DB)
+	}
 	if cfg.RateLimits {
 		s.limits = newLimits().share(d.RateLimits)
 	}
