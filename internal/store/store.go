@@ -141,13 +141,9 @@ func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
 
 // Pending lists the versions of the migrations not yet applied.
 func (db *DB) Pending(ctx context.Context) ([]int64, error) {
-	p, err := db.provider()
+	st, err := db.status(ctx)
 	if err != nil {
 		return nil, err
-	}
-	st, err := p.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("store: migration status: %w", err)
 	}
 	var pending []int64
 	for _, s := range st {
@@ -160,6 +156,18 @@ func (db *DB) Pending(ctx context.Context) ([]int64, error) {
 
 // MigrationStatus lists each migration and whether it is applied.
 func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
+	st, err := db.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(st))
+	for _, s := range st {
+		out = append(out, fmt.Sprintf("%05d %-8s %s", s.Source.Version, s.State, filepath.Base(s.Source.Path)))
+	}
+	return out, nil
+}
+
+func (db *DB) status(ctx context.Context) ([]*goose.MigrationStatus, error) {
 	p, err := db.provider()
 	if err != nil {
 		return nil, err
@@ -168,11 +176,7 @@ func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: migration status: %w", err)
 	}
-	out := make([]string, 0, len(st))
-	for _, s := range st {
-		out = append(out, fmt.Sprintf("%05d %-8s %s", s.Source.Version, s.State, filepath.Base(s.Source.Path)))
-	}
-	return out, nil
+	return st, nil
 }
 
 func (db *DB) provider() (*goose.Provider, error) {
