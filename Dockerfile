@@ -1,5 +1,5 @@
 # The production image: api, worker, migrate, ops and keygen in one static
-# binary of about 50 MB (the lean build: -tags lean leaves out dev mode's
+# binary of about 85 MiB (the lean build: -tags lean leaves out dev mode's
 # embedded Temporal server and Web UI, which `go run ./cmd/onboarding dev`
 # keeps). No cgo: production persists to PostgreSQL (pgx, pure Go) and the
 # SQLite driver the store registers is modernc.org/sqlite, pure Go too.
