@@ -1,29 +1,32 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kcloud/onboarding/internal/app"
-	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/ops"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/temporalconn"
 )
 
+// opsFlags are the flags every ops command shares.
+type opsFlags struct {
+	apiURL   string
+	direct   bool
+	json     bool
+	operator string
+	reason   string
+}
+
+// backend opens what the flags say ops talks to.
+func (f *opsFlags) backend(cmd *cobra.Command) (ops.Backend, func(), error) {
+	return app.OpsBackend(cmd.Context(), f.apiURL, f.direct)
+}
+
 func opsCmd() *cobra.Command {
-	var (
-		apiURL     string
-		direct     bool
-		operator   string
-		reason     string
-		jsonOutput bool
-	)
+	f := &opsFlags{}
 	cmd := &cobra.Command{
 		Use:   "ops",
 		Short: "Operators' commands: list, show, retry, resend-invite, cancel, erase",
@@ -39,46 +42,29 @@ settings as api and worker:
 	if defaultAPI == "" {
 		defaultAPI = "http://localhost:8080"
 	}
-	cmd.PersistentFlags().StringVar(&apiURL, "api", defaultAPI, "base URL of the onboarding API")
-	cmd.PersistentFlags().BoolVar(&direct, "temporal", false, "talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS_*) instead of the API")
-	cmd.PersistentFlags().BoolVar(&jsonOutput, "json", false, "print JSON")
+	cmd.PersistentFlags().StringVar(&f.apiURL, "api", defaultAPI, "base URL of the onboarding API")
+	cmd.PersistentFlags().BoolVar(&f.direct, "temporal", false, "talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TEMPORAL_TLS_*) instead of the API")
+	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON")
+	cmd.AddCommand(opsListCmd(f), opsShowCmd(f),
+		opsActionCmd(f, "retry", "Run the failed step of a needs_attention sign-up again", ops.Retry),
+		opsActionCmd(f, "resend-invite", "Mail a new invitation link (the old one dies; the 7-day window restarts)", ops.ResendInvite),
+		opsActionCmd(f, "cancel", "Cancel a sign-up (frees its name; disables what was provisioned); not after active", ops.Cancel),
+		opsActionCmd(f, "erase", "Erase an abandoned or cancelled sign-up's personal data now (a person's request)", ops.Erase),
+	)
+	return cmd
+}
 
-	backend := func(cmd *cobra.Command) (ops.Backend, func(), error) {
-		cfg, err := config.Load(config.ModeOps)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !direct {
-			if cfg.AdminToken == "" {
-				return nil, nil, fmt.Errorf("set ADMIN_TOKEN (or use --temporal)")
-			}
-			return &ops.API{BaseURL: apiURL, Token: cfg.AdminToken}, func() {}, nil
-		}
-		rt, err := app.New(cmd.Context(), cfg, config.ModeOps)
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := rt.Dial(cmd.Context(), 5*time.Second)
-		if err != nil {
-			rt.Close()
-			return nil, nil, err
-		}
-		return &ops.Temporal{Client: c, TaskQueue: cfg.TemporalTaskQueue}, func() { c.Close(); rt.Close() }, nil
-	}
-	printJSON := func(v any) error {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-
-	var status string
-	var limit int
-	list := &cobra.Command{
+func opsListCmd(f *opsFlags) *cobra.Command {
+	var (
+		status string
+		limit  int
+	)
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List sign-ups, newest first (--status needs_attention finds the stuck ones)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, done, err := backend(cmd)
+			b, done, err := f.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -87,36 +73,24 @@ settings as api and worker:
 			if err != nil {
 				return err
 			}
-			if jsonOutput {
-				return printJSON(views)
+			if f.json {
+				return ops.WriteJSON(os.Stdout, views)
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SIGNUP ID\tSTATUS\tORGANIZATION\tUPDATED\tLAST ERROR")
-			for _, v := range views {
-				org, lastErr := "-", "-"
-				if v.Organization != nil {
-					org = v.Organization.OrganizationName
-				}
-				if v.LastError != nil {
-					lastErr = *v.LastError
-					if len(lastErr) > 60 {
-						lastErr = lastErr[:60] + "…"
-					}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.SignupID, v.Status, org, v.UpdatedAt.Format(time.RFC3339), lastErr)
-			}
-			return tw.Flush()
+			return ops.WriteTable(os.Stdout, views)
 		},
 	}
-	list.Flags().StringVar(&status, "status", "", "only sign-ups in this status")
-	list.Flags().IntVar(&limit, "limit", 50, "at most this many")
+	cmd.Flags().StringVar(&status, "status", "", "only sign-ups in this status")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many")
+	return cmd
+}
 
-	show := &cobra.Command{
+func opsShowCmd(f *opsFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "show SIGNUP_ID",
 		Short: "Show a sign-up with its last error and workflow id",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, done, err := backend(cmd)
+			b, done, err := f.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -125,36 +99,30 @@ settings as api and worker:
 			if err != nil {
 				return err
 			}
-			return printJSON(v)
+			return ops.WriteJSON(os.Stdout, v)
 		},
 	}
-	action := func(use, short string, act ops.Action) *cobra.Command {
-		c := &cobra.Command{
-			Use:   use + " SIGNUP_ID",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				b, done, err := backend(cmd)
-				if err != nil {
-					return err
-				}
-				defer done()
-				v, err := b.Do(cmd.Context(), args[0], act, signup.OperatorInput{Operator: operator, Reason: reason})
-				if err != nil {
-					return err
-				}
-				return printJSON(v)
-			},
-		}
-		c.Flags().StringVar(&operator, "operator", os.Getenv("USER"), "who is acting, for the audit trail")
-		c.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
-		return c
+}
+
+func opsActionCmd(f *opsFlags, use, short string, act ops.Action) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use + " SIGNUP_ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, done, err := f.backend(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			v, err := b.Do(cmd.Context(), args[0], act, signup.OperatorInput{Operator: f.operator, Reason: f.reason})
+			if err != nil {
+				return err
+			}
+			return ops.WriteJSON(os.Stdout, v)
+		},
 	}
-	cmd.AddCommand(list, show,
-		action("retry", "Run the failed step of a needs_attention sign-up again", ops.Retry),
-		action("resend-invite", "Mail a new invitation link (the old one dies; the 7-day window restarts)", ops.ResendInvite),
-		action("cancel", "Cancel a sign-up (frees its name; disables what was provisioned); not after active", ops.Cancel),
-		action("erase", "Erase an abandoned or cancelled sign-up's personal data now (a person's request)", ops.Erase),
-	)
+	cmd.Flags().StringVar(&f.operator, "operator", os.Getenv("USER"), "who is acting, for the audit trail")
+	cmd.Flags().StringVar(&f.reason, "reason", "", "why, for the audit trail")
 	return cmd
 }

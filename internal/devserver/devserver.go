@@ -32,6 +32,8 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/grpc"
+
+	"github.com/kcloud/onboarding/internal/freeport"
 )
 
 // Options configure the embedded server.
@@ -328,13 +330,13 @@ func (s *Server) addSearchAttributes(ctx context.Context) error {
 func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, error) {
 	svc := func(grpcPort int) (config.Service, error) {
 		if grpcPort == 0 {
-			p, err := freePort(host)
+			p, err := freeport.On(host)
 			if err != nil {
 				return config.Service{}, err
 			}
 			grpcPort = p
 		}
-		mp, err := freePort(host)
+		mp, err := freeport.On(host)
 		if err != nil {
 			return config.Service{}, err
 		}
@@ -397,15 +399,6 @@ func forgetMembers(ctx context.Context, dbPath string) error {
 		return fmt.Errorf("devserver: reset membership: %w", err)
 	}
 	return nil
-}
-
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func portFree(addr string) error {

@@ -12,13 +12,14 @@ import (
 
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/devserver"
+	"github.com/kcloud/onboarding/internal/freeport"
 )
 
 // An operator opens the Temporal UI, filters by SignupStatus, opens a
 // sign-up and reads its decoded input only after logging in to the codec
 // server with the operator token.
 func TestBrowserOperatorDecodesInTemporalUI(t *testing.T) {
-	port, err := freePort()
+	port, err := freeport.On("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/kcloud/onboarding/internal/codec"
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/devserver"
+	"github.com/kcloud/onboarding/internal/freeport"
 	"github.com/kcloud/onboarding/internal/mailbox"
 	"github.com/kcloud/onboarding/internal/secret"
 	"github.com/kcloud/onboarding/internal/store"
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	port, err := freePort()
+	port, err := freeport.On("127.0.0.1")
 	if err != nil {
 		panic(err)
 	}
@@ -65,15 +66,6 @@ func TestMain(m *testing.M) {
 	srv.Stop()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // stack is one running service.

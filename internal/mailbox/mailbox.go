@@ -23,6 +23,7 @@ import (
 	"net/mail"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -371,4 +372,29 @@ func Handler(s *Store) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"messages": msgs})
 	})
+}
+
+// HTTP serves the mailbox process's HTTP side (`onboarding mailbox`):
+// GET /dev/mailbox (Handler over the server's store), GET /readyz, and for
+// fault tests on loopback POST /dev/mailbox/refuse?code=4xx|5xx, which makes
+// the server answer every message with that code (451: try later, 550:
+// refused) until POST /dev/mailbox/accept.
+func (s *Server) HTTP() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /dev/mailbox", Handler(s.store))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("POST /dev/mailbox/refuse", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.URL.Query().Get("code"))
+		if err != nil || code < 400 || code > 599 {
+			http.Error(w, "code must be 4xx or 5xx", http.StatusBadRequest)
+			return
+		}
+		s.Refuse(code, "refused for a test")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /dev/mailbox/accept", func(w http.ResponseWriter, _ *http.Request) {
+		s.Accept()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
 }

@@ -21,7 +21,12 @@ func isSample(v string) bool {
 		// workflows/testdata/payload-keys: the key the recorded histories
 		// are sealed with.
 		"testdata:aJPPpE86YwCAFmNoTZgRJWGPr0rqS0y+9vWY1Nuh9UI=",
-		"aJPPpE86YwCAFmNoTZgRJWGPr0rqS0y+9vWY1Nuh9UI=":
+		"aJPPpE86YwCAFmNoTZgRJWGPr0rqS0y+9vWY1Nuh9UI=",
+		// .env.example's placeholders: weak already, but the message
+		// should say they were copied, not that they are short.
+		"replace-me-with-onboarding-keygen-token",
+		"k1:replace-me-with-onboarding-keygen",
+		"replace-me-with-onboarding-keygen":
 		return true
 	}
 	return false

@@ -102,6 +102,35 @@ func TestCheckKeySpec(t *testing.T) {
 	}
 }
 
+// TestEnvExamplePlaceholdersAreSamples reads .env.example and checks that the
+// api would refuse each of its operator secrets as a sample (ErrSample), so
+// that a copied .env.example fails at start with a message that says so.
+func TestEnvExamplePlaceholdersAreSamples(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]func(string) error{
+		"ADMIN_TOKEN":             CheckStrong,
+		"CODEC_TOKEN":             CheckStrong,
+		"PAYLOAD_ENCRYPTION_KEYS": CheckKeySpec,
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), "=")
+		check := want[name]
+		if !ok || check == nil {
+			continue
+		}
+		delete(want, name)
+		if err := check(value); !errors.Is(err, ErrSample) {
+			t.Errorf(".env.example %s=%s: %v, want ErrSample", name, value, err)
+		}
+	}
+	for name := range want {
+		t.Errorf(".env.example does not set %s", name)
+	}
+}
+
 // settingRe finds assignments of the operator secrets in any file: env
 // files and shell (NAME=value), YAML and Helm values (NAME: value,
 // adminToken: value), JSON ("NAME": "value") and Go (Setenv("NAME", "value")).

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"go/build"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kcloud/onboarding/internal/freeport"
 )
 
 // FileURL returns a CERTIFICATE_STORE of a new directory, and the directory.
@@ -92,7 +93,7 @@ func StartS3(t testing.TB) *S3 {
 	if err := os.MkdirAll(data, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
+	port, err := freeport.On("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,15 +135,6 @@ func StartS3(t testing.TB) *S3 {
 	}
 	q := "endpoint=" + endpoint + "&region=" + Region + "&use_path_style=true"
 	return &S3{URL: "s3://" + Bucket + "?" + q, Endpoint: endpoint, Dir: data, Client: client}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitHTTP waits until the server answers anything over HTTP.
