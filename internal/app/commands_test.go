@@ -122,14 +122,16 @@ func TestWorkerHandler(t *testing.T) {
 		wantCode int
 		wantBody string
 	}{
-		{"temporal down", func() {}, 503, "temporal: "},
-		{"database closed", func() { _ = db.Close() }, 503, "database: "},
+		{"temporal down", func() {}, 503, "temporal unavailable\n"},
+		{"database closed", func() { _ = db.Close() }, 503, "database unavailable\n"},
 		{"stopping", func() { stopping.Store(true) }, 503, "stopping"},
 	} {
 		tt.setup()
 		code, body := get("/readyz")
-		if code != tt.wantCode || !strings.HasPrefix(body, tt.wantBody) {
-			t.Errorf("%s: /readyz %d %q, want %d %q…", tt.name, code, body, tt.wantCode, tt.wantBody)
+		// Only the check's name: no address or driver error to whoever
+		// reaches the port.
+		if code != tt.wantCode || (tt.wantCode == 503 && tt.name != "stopping" && body != tt.wantBody) || !strings.HasPrefix(body, tt.wantBody) {
+			t.Errorf("%s: /readyz %d %q, want %d %q", tt.name, code, body, tt.wantCode, tt.wantBody)
 		}
 	}
 	if code, body := get("/healthz"); code != 200 || body != "ok\n" {

@@ -139,12 +139,16 @@ func (r *Runtime) WorkerHandler(db *store.DB, c client.Client, stopping *atomic.
 		}
 		rctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 		defer cancel()
+		// The answer names the check; the error (addresses, drivers'
+		// words) goes to the log, not to whoever can reach the port.
 		if err := db.Ping(rctx); err != nil {
-			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			r.Log.Warn("not ready: database", "error", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		if _, err := c.CheckHealth(rctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+			r.Log.Warn("not ready: temporal", "error", err)
+			http.Error(w, "temporal unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
