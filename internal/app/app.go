@@ -175,7 +175,7 @@ func Logger(cfg config.Config) *slog.Logger {
 // migrate applies pending migrations, or with MIGRATE_ON_START=false
 // refuses a schema that is behind this binary.
 func (r *Runtime) migrate(ctx context.Context, db *store.DB) error {
-	if !r.Cfg.MigrateOnStart {
+	if !r.Cfg.MigratesOnStart() {
 		pending, err := db.Pending(ctx)
 		if err != nil {
 			return err

@@ -31,7 +31,7 @@ func TestMigrateOnStart(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := base
-			cfg.MigrateOnStart = tt.migrate
+			cfg.MigrateOnStart = &tt.migrate
 			rt, err := New(ctx, cfg, config.ModeDev)
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +38,11 @@ type Config struct {
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
 	DatabaseURL string `env:"DATABASE_URL"`
 	DataDir     string `env:"DATA_DIR" envDefault:"./.onboarding"`
-	// MigrateOnStart applies pending migrations when a process opens the
-	// database. Off (a deployment runs `onboarding migrate` as a job first),
-	// a process refuses to start on a schema that is behind.
-	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	// MigrateOnStart (MIGRATE_ON_START, unset: true) applies pending
+	// migrations when a process opens the database. False (a deployment
+	// runs `onboarding migrate` as a job first): a process refuses to start
+	// on a schema that is behind. Read it with MigratesOnStart.
+	MigrateOnStart *bool `env:"MIGRATE_ON_START"`
 
 	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
@@ -144,7 +146,7 @@ type Config struct {
 func Load(mode Mode) (Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
-		return c, fmt.Errorf("config: %w", err)
+		return c, settingErrors(err)
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -367,4 +369,29 @@ func (c Config) PublicURL(path string) string {
 func isSet(k string) bool {
 	v, ok := os.LookupEnv(k)
 	return ok && strings.TrimSpace(v) != ""
+}
+
+// MigratesOnStart reports whether a process applies pending migrations
+// when it opens the database (MIGRATE_ON_START; unset: yes).
+func (c Config) MigratesOnStart() bool { return c.MigrateOnStart == nil || *c.MigrateOnStart }
+
+// settingErrors names the environment variable of each value that does
+// not parse, rather than the Go field env.Parse names.
+func settingErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	errs := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok && f.Tag.Get("env") != "" {
+				errs = append(errs, fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("config: %w", e))
+	}
+	return errors.Join(errs...)
 }

@@ -197,3 +197,44 @@ func TestRateLimitStoreErrorHidesValue(t *testing.T) {
 		})
 	}
 }
+
+// MIGRATE_ON_START: unset (and a Config built in code) migrates; false
+// does not; a value that is not a boolean is refused.
+func TestMigrateOnStartSetting(t *testing.T) {
+	tests := []struct {
+		name, v string
+		set     bool
+		want    bool
+		wantErr bool
+	}{
+		{"unset", "", false, true, false},
+		{"true", "true", true, true, false},
+		{"false", "false", true, false, false},
+		{"not a boolean", "sometimes", true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t)
+			unset(t, "MIGRATE_ON_START")
+			if tt.set {
+				t.Setenv("MIGRATE_ON_START", tt.v)
+			}
+			c, err := Load(ModeDev)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "MIGRATE_ON_START") {
+					t.Fatalf("Load: %v, want an error naming MIGRATE_ON_START", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MigratesOnStart() != tt.want {
+				t.Fatalf("MigratesOnStart() = %v, want %v", c.MigratesOnStart(), tt.want)
+			}
+		})
+	}
+	if !(Config{}).MigratesOnStart() {
+		t.Error("a Config built in code does not migrate")
+	}
+}
