@@ -2,8 +2,10 @@ package activities_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -127,5 +129,64 @@ func TestProvisionOwnerReservation(t *testing.T) {
 	}
 	if got := n.Load(); got != 6 {
 		t.Errorf("two runs after the first: %d statements, want 6 (insert nothing, read organization and owner, twice)", got)
+	}
+}
+
+// SendInvitation with the next view writes it with the link's sent time in
+// its last transaction; run twice, it leaves one live link, one audit row
+// and the view of the last run.
+func TestSendInvitationSavesView(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	id := "fold"
+	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "fold-co"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.acts.ProvisionOwner(ctx, provisionInput(id, "fold-co")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	exp := now.Add(time.Hour)
+	in := activities.SendInvitationInput{SignupID: id, Seq: 1, Kind: signup.InvitationFirst, ExpiresAt: exp,
+		Save: &activities.SaveSignupInput{
+			View:    signup.View{SignupID: id, Status: signup.StatusInvited, Invite: &signup.Invite{ExpiresAt: exp}, CreatedAt: now, UpdatedAt: now},
+			Version: 7, TokenHash: "h",
+			Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorSystem}, Action: signup.ActionInvitationSent,
+				From: signup.StatusProvisioning, To: signup.StatusInvited},
+		}}
+	var sent []time.Time
+	for i := 0; i < 2; i++ {
+		res, err := f.acts.SendInvitation(ctx, in)
+		if err != nil || res.SentAt.IsZero() {
+			t.Fatalf("invite #%d: %+v, %v", i, res, err)
+		}
+		sent = append(sent, res.SentAt)
+	}
+	if in.Save.View.Invite.SentAt != nil {
+		t.Error("the input's view was changed")
+	}
+	var row models.Signup
+	if err := f.db.Where("id = ?", id).Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	var v signup.View
+	if err := json.Unmarshal([]byte(row.View), &v); err != nil {
+		t.Fatal(err)
+	}
+	if row.Status != string(signup.StatusInvited) || row.Version != 7 || v.Invite == nil || v.Invite.SentAt == nil ||
+		!v.Invite.SentAt.Equal(sent[0]) {
+		t.Errorf("read model %s v%d, invite %+v; want invited v7 sent at %v (the first run's: the second's save is not newer)", row.Status, row.Version, v.Invite, sent[0])
+	}
+	for _, c := range []struct {
+		what  string
+		model any
+		where string
+	}{
+		{"audit rows", &models.AuditEvent{}, "signup_id = ? AND action = 'invitation_sent'"},
+		{"live links", &models.InvitationToken{}, "signup_id = ? AND status = 'pending' AND sent_at IS NOT NULL"},
+	} {
+		if got := f.count(t, c.model, c.where, id); got != 1 {
+			t.Errorf("%d %s, want 1", got, c.what)
+		}
 	}
 }

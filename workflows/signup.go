@@ -36,7 +36,9 @@ const (
 	// of a new run is a marker and a TemporalChangeVersion upsert):
 	// version 1 has the three changes above without reading them, and
 	// upserts the business number with the next status change instead of
-	// on its own; histories v6 (2026-11). A later change is its version 2.
+	// on its own; histories v6 (2026-11). Version 2: the invited view is
+	// written by SendInvitation, not by a save of its own; histories v7
+	// (2026-11). A later change is its version 3.
 	changeShape = "signup-shape"
 )
 
@@ -108,7 +110,7 @@ func (w *signupWorkflow) setup(ctx workflow.Context) error {
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
-	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 1); shape >= 1 {
+	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 2); shape >= 1 {
 		// The three changes below, read no more: a sign-up that reads
 		// changeShape was started after all of them.
 		w.versions = versions{shape: shape, timers: 1, heartbeats: 1, maxAge: 1}
