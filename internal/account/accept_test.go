@@ -65,31 +65,34 @@ func statuses(t *testing.T, db *store.DB, signupID string) map[int]string {
 func TestAcceptInvitation(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
-		name     string
-		prepare  func(t *testing.T, db *store.DB)
-		pick     func(older, newer, expired string) string
-		want     error
-		statuses map[int]string
+		name    string
+		prepare func(t *testing.T, db *store.DB)
+		// clockJumps: the link's read sees it live; the clock then passes
+		// both pending links' expiry before the transaction.
+		clockJumps bool
+		pick       func(older, newer, expired string) string
+		want       error
+		statuses   map[int]string
 	}{
-		{"newer link", nil, func(_, n, _ string) string { return n }, nil,
+		{"newer link", nil, false, func(_, n, _ string) string { return n }, nil,
 			map[int]string{1: models.TokenRevoked, 2: models.TokenUsed, 3: models.TokenRevoked}},
-		{"older link, still pending", nil, func(o, _, _ string) string { return o }, nil,
+		{"older link, still pending", nil, false, func(o, _, _ string) string { return o }, nil,
 			map[int]string{1: models.TokenUsed, 2: models.TokenRevoked, 3: models.TokenRevoked}},
 		{"past its expiry", func(t *testing.T, db *store.DB) {
 			if err := db.Model(&models.InvitationToken{}).Where("seq = 2").Update("expires_at", time.Now().UTC().Add(-time.Second)).Error; err != nil {
 				t.Fatal(err)
 			}
-		}, func(_, n, _ string) string { return n }, ErrInvitationExpired,
+		}, false, func(_, n, _ string) string { return n }, ErrInvitationExpired,
 			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
-		{"expires between the read and the update", func(t *testing.T, db *store.DB) {}, func(_, n, _ string) string { return n }, ErrInvitationExpired,
+		{"expires between the read and the update", nil, true, func(_, n, _ string) string { return n }, ErrInvitationExpired,
 			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
-		{"revoked link", nil, func(_, _, e string) string { return e }, ErrInvalidToken,
+		{"revoked link", nil, false, func(_, _, e string) string { return e }, ErrInvalidToken,
 			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
 		{"disabled owner", func(t *testing.T, db *store.DB) {
 			if err := db.Model(&models.User{}).Where("email = ?", "invited@example.com").Update("status", models.UserDisabled).Error; err != nil {
 				t.Fatal(err)
 			}
-		}, func(_, n, _ string) string { return n }, ErrInvalidToken,
+		}, false, func(_, n, _ string) string { return n }, ErrInvalidToken,
 			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
 	}
 	for _, c := range cases {
@@ -99,9 +102,7 @@ func TestAcceptInvitation(t *testing.T) {
 			if c.prepare != nil {
 				c.prepare(t, db)
 			}
-			if c.name == "expires between the read and the update" {
-				// The link's read sees it live; the clock then passes both
-				// pending links' expiry before the transaction.
+			if c.clockJumps {
 				var calls atomic.Int32
 				svc.now = func() time.Time {
 					if calls.Add(1) == 1 {
