@@ -249,6 +249,16 @@ func TestReserveName(t *testing.T) {
 	if !avail.Available || avail.Reason != nil {
 		t.Errorf("availability of a free name: %+v", avail)
 	}
+	// An organization's name without a reservation is still taken.
+	if err := f.db.Where("name_key = ?", "gamma").Delete(&models.NameReservation{}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "e", Name: "gamma"}); errType(err) != signup.CodeOrganizationNameTaken {
+		t.Errorf("reserving an organization's name: %v, want %s", err, signup.CodeOrganizationNameTaken)
+	}
+	if got := f.count(t, &models.NameReservation{}, "signup_id = ?", "e"); got != 0 {
+		t.Errorf("%d reservations for e after a taken name, want 0", got)
+	}
 }
 
 // fakeNTS speaks the tax service's documented JSON.

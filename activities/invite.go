@@ -22,6 +22,10 @@ type SendInvitationInput struct {
 	Seq       int
 	Kind      signup.InvitationKind
 	ExpiresAt time.Time
+	// Save, when set, is the sign-up's next view (invited), written with
+	// the link's sent time in the activity's last transaction instead of
+	// by a save of its own; its View.Invite.SentAt is filled in here.
+	Save *SaveSignupInput
 }
 
 // SendInvitationResult says when the mail went, or that the owner's password
@@ -81,6 +85,10 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 		return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
 	}
 	if owner.Status == models.UserActive || owner.Status == models.UserDisabled || owner.ID == "" {
+		// No mail needed: the view moves on all the same.
+		if err := a.saveWith(ctx, in.Save, nil, nil); err != nil {
+			return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
+		}
 		return SendInvitationResult{AlreadyActive: owner.Status == models.UserActive}, nil
 	}
 
@@ -102,7 +110,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 		return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
 	}
 	sent := a.now()
-	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	record := func(tx *gorm.DB) error {
 		if err := tx.Model(&models.InvitationToken{}).Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).
 			Update("sent_at", sent).Error; err != nil {
 			return err
@@ -110,11 +118,39 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 		return tx.Model(&models.InvitationToken{}).
 			Where("signup_id = ? AND seq < ? AND status = ?", in.SignupID, in.Seq, models.TokenPending).
 			Update("status", models.TokenRevoked).Error
-	})
-	if err != nil {
+	}
+	if err := a.saveWith(ctx, in.Save, &sent, record); err != nil {
 		return SendInvitationResult{}, fmt.Errorf("send invitation: record: %w", err)
 	}
 	return SendInvitationResult{SentAt: sent}, nil
+}
+
+// saveWith writes in (if set) as SaveSignup does, with sent as its
+// invitation's sent time and alsoInTx in the same transaction; without in
+// it only runs alsoInTx.
+func (a *Activities) saveWith(ctx context.Context, in *SaveSignupInput, sent *time.Time, alsoInTx func(tx *gorm.DB) error) error {
+	if in == nil {
+		if alsoInTx == nil {
+			return nil
+		}
+		return a.db.WithContext(ctx).Transaction(alsoInTx)
+	}
+	saved := *in
+	if sent != nil && saved.View.Invite != nil {
+		inv := *saved.View.Invite
+		inv.SentAt = sent
+		saved.View.Invite = &inv
+	}
+	audited, err := a.signups.Save(ctx, signup.Saved{
+		View: saved.View, TokenHash: saved.TokenHash, Version: saved.Version, LastError: saved.LastError, Audit: saved.Audit,
+	}, alsoInTx)
+	if err != nil {
+		return err
+	}
+	if event := saved.Audit.Event(); audited && event != "" {
+		a.events(event)
+	}
+	return nil
 }
 
 func activityAttempt(ctx context.Context) int32 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
@@ -35,33 +36,9 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 	var res ProvisionResult
 	now := a.now()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var org models.Organization
-		err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error
-		if err == nil {
-			var owner models.User
-			if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(&owner).Error; err != nil {
-				return fmt.Errorf("provision: owner of existing organization: %w", err)
-			}
-			res = ProvisionResult{OrganizationID: org.ID, UserID: owner.ID}
-			return nil
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("provision: %w", err)
-		}
-
-		var held models.NameReservation
-		if err := tx.Where("signup_id = ?", in.SignupID).Take(&held).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return permanent(signup.CodeReservationMissing, "the sign-up holds no organization name reservation", nil)
-			}
-			return fmt.Errorf("provision: reservation: %w", err)
-		}
-		if held.NameKey != in.Organization.OrganizationName {
-			return permanent(signup.CodeReservationMissing, "the sign-up holds "+held.NameKey+", not "+in.Organization.OrganizationName, nil)
-		}
-
-		org = models.Organization{ID: newID(), SignupID: in.SignupID, Name: in.Organization.OrganizationName,
-			NameKey: ptr(held.NameKey), Status: models.OrganizationActive, CreatedAt: now, UpdatedAt: now}
+		key := in.Organization.OrganizationName
+		org := models.Organization{ID: newID(), SignupID: in.SignupID, Name: in.Organization.OrganizationName,
+			NameKey: ptr(key), Status: models.OrganizationActive, CreatedAt: now, UpdatedAt: now}
 		owner := models.User{ID: newID(), OrganizationID: org.ID, Email: in.Organization.ContactEmail,
 			Name: in.Organization.ContactName, Phone: in.Organization.MobilePhone, IsOwner: true,
 			Status: models.UserInvited, CreatedAt: now, UpdatedAt: now}
@@ -76,11 +53,28 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 			Address: b.Address, BusinessType: b.BusinessType, BusinessCategory: b.BusinessCategory,
 			BusinessStatus: b.BusinessStatus, VerificationSource: b.VerificationSource,
 			VerifiedAt: verifiedAt, CertificateID: nonEmpty(in.CertificateID), CreatedAt: now}
-		if err := tx.Create(&org).Error; err != nil {
+		// The insert is the check: a sign-up provisioned before (signup_id
+		// is unique) inserts nothing and gets what the first run made.
+		ins := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "signup_id"}}, DoNothing: true}).Create(&org)
+		if err := ins.Error; err != nil {
 			if store.IsUniqueViolation(err) {
 				return permanent(signup.CodeOrganizationNameTaken, "an organization named "+org.Name+" exists", err)
 			}
 			return fmt.Errorf("provision: organization: %w", err)
+		}
+		if ins.RowsAffected == 0 {
+			return a.provisioned(tx, in.SignupID, &res)
+		}
+		// The sign-up's reservation of this name, unprovisioned, becomes
+		// the organization's; without it the transaction rolls back.
+		held := tx.Model(&models.NameReservation{}).
+			Where("signup_id = ? AND name_key = ? AND organization_id IS NULL", in.SignupID, key).
+			Updates(map[string]any{"organization_id": org.ID, "updated_at": now})
+		if held.Error != nil {
+			return fmt.Errorf("provision: reservation: %w", held.Error)
+		}
+		if held.RowsAffected == 0 {
+			return missingReservation(tx, in.SignupID, key)
 		}
 		if err := tx.Create(&owner).Error; err != nil {
 			return fmt.Errorf("provision: owner: %w", err)
@@ -88,15 +82,12 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 		if err := tx.Create(&profile).Error; err != nil {
 			return fmt.Errorf("provision: business profile: %w", err)
 		}
+		roles := make([]models.RoleAssignment, 0, len(models.OwnerRoles))
 		for _, role := range models.OwnerRoles {
-			ra := models.RoleAssignment{ID: newID(), OrganizationID: org.ID, UserID: owner.ID, RoleID: role, CreatedAt: now}
-			if err := tx.Create(&ra).Error; err != nil {
-				return fmt.Errorf("provision: role %s: %w", role, err)
-			}
+			roles = append(roles, models.RoleAssignment{ID: newID(), OrganizationID: org.ID, UserID: owner.ID, RoleID: role, CreatedAt: now})
 		}
-		if err := tx.Model(&models.NameReservation{}).Where("signup_id = ?", in.SignupID).
-			Updates(map[string]any{"organization_id": org.ID, "updated_at": now}).Error; err != nil {
-			return fmt.Errorf("provision: reservation: %w", err)
+		if err := tx.Create(&roles).Error; err != nil {
+			return fmt.Errorf("provision: roles: %w", err)
 		}
 		if _, err := a.audit(tx, models.AuditEvent{SignupID: ptr(in.SignupID), UserID: ptr(owner.ID),
 			Actor: string(signup.ActorSystem), Action: string(signup.ActionOwnerProvisioned), DedupeKey: ptr(in.SignupID + ":provisioned")}); err != nil {
@@ -106,4 +97,33 @@ func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (Pro
 		return nil
 	})
 	return res, err
+}
+
+// provisioned reads what an earlier run provisioned for the sign-up.
+func (a *Activities) provisioned(tx *gorm.DB, signupID string, res *ProvisionResult) error {
+	var org models.Organization
+	if err := tx.Where("signup_id = ?", signupID).Take(&org).Error; err != nil {
+		return fmt.Errorf("provision: existing organization: %w", err)
+	}
+	var owner models.User
+	if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(&owner).Error; err != nil {
+		return fmt.Errorf("provision: owner of existing organization: %w", err)
+	}
+	*res = ProvisionResult{OrganizationID: org.ID, UserID: owner.ID}
+	return nil
+}
+
+// missingReservation is the error of a sign-up that does not hold key
+// unprovisioned: it holds none, or another name.
+func missingReservation(tx *gorm.DB, signupID, key string) error {
+	var held models.NameReservation
+	err := tx.Where("signup_id = ?", signupID).Take(&held).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return permanent(signup.CodeReservationMissing, "the sign-up holds no organization name reservation", nil)
+	case err != nil:
+		return fmt.Errorf("provision: reservation: %w", err)
+	default:
+		return permanent(signup.CodeReservationMissing, "the sign-up holds "+held.NameKey+", not "+key, nil)
+	}
 }

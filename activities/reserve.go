@@ -10,7 +10,6 @@ import (
 	"github.com/kcloud/onboarding/internal/orgname"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
-	"github.com/kcloud/onboarding/models"
 )
 
 // ReserveNameInput asks to hold an organization name for a sign-up.
@@ -30,34 +29,29 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 	}
 	now := a.now()
 	taken := permanent(signup.CodeOrganizationNameTaken, "the organization name "+key+" is taken", nil)
+	args := []any{key, key, in.SignupID, now, now, key}
 	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var held models.NameReservation
-		err := tx.Where("name_key = ?", key).Take(&held).Error
-		switch {
-		case err == nil && held.SignupID == in.SignupID:
-			return nil
-		case err == nil:
-			return taken
-		case !errors.Is(err, gorm.ErrRecordNotFound):
-			return err
+		// A sign-up holds one name at most (signup_id is unique): its other
+		// unprovisioned reservation goes first, and comes back with the
+		// rollback when the name is taken.
+		var res *gorm.DB
+		if tx.Name() == "postgres" {
+			res = tx.Exec(releaseAndReserveName, append([]any{in.SignupID, key}, args...)...)
+		} else {
+			if err := tx.Exec(releaseOtherNames, in.SignupID, key).Error; err != nil {
+				return err
+			}
+			res = tx.Exec(reserveName, args...)
 		}
-		var orgs int64
-		if err := tx.Model(&models.Organization{}).Where("name_key = ?", key).Count(&orgs).Error; err != nil {
-			return err
-		}
-		if orgs > 0 {
+		if res.Error == nil && res.RowsAffected == 0 {
 			return taken
 		}
-		if err := tx.Where("signup_id = ? AND organization_id IS NULL", in.SignupID).Delete(&models.NameReservation{}).Error; err != nil {
-			return err
-		}
-		return tx.Create(&models.NameReservation{NameKey: key, Name: key, SignupID: in.SignupID, CreatedAt: now, UpdatedAt: now}).Error
+		return res.Error
 	})
 	switch {
 	case err == nil:
 		return nil
 	case store.IsUniqueViolation(err):
-		// Another sign-up reserved it between our check and insert.
 		return taken
 	default:
 		var appErr interface{ NonRetryable() bool }
@@ -67,3 +61,28 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 		return fmt.Errorf("reserve name: %w", err)
 	}
 }
+
+// reserveName inserts the reservation unless an organization has the name;
+// on a reservation of the same name it changes nothing and counts as done
+// only when that reservation is this sign-up's (a no-op update), so that 0
+// rows means taken. Arguments: key, name, signup id, created, updated, key.
+const reserveName = `INSERT INTO name_reservations (name_key, name, signup_id, created_at, updated_at)
+SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM organizations WHERE name_key = ?)
+` + onNameConflict
+
+const onNameConflict = `ON CONFLICT (name_key) DO UPDATE SET signup_id = excluded.signup_id
+WHERE name_reservations.signup_id = excluded.signup_id`
+
+// releaseOtherNames drops the sign-up's unprovisioned reservation of another
+// name. Arguments: signup id, key.
+const releaseOtherNames = `DELETE FROM name_reservations WHERE signup_id = ? AND organization_id IS NULL AND name_key <> ?`
+
+// releaseAndReserveName is releaseOtherNames then reserveName as one
+// PostgreSQL statement: the insert's WHERE reads the delete's count, so the
+// delete has run before the insert checks signup_id's uniqueness.
+// Arguments: releaseOtherNames's, then reserveName's.
+const releaseAndReserveName = `WITH released AS (` + releaseOtherNames + ` RETURNING 1)
+INSERT INTO name_reservations (name_key, name, signup_id, created_at, updated_at)
+SELECT ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM released) >= 0
+AND NOT EXISTS (SELECT 1 FROM organizations WHERE name_key = ?)
+` + onNameConflict

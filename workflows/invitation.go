@@ -36,12 +36,24 @@ func (w *signupWorkflow) receivePasswordSet(ctx workflow.Context) {
 func (w *signupWorkflow) sendInvite(ctx workflow.Context, kind signup.InvitationKind, actor signup.Actor, action signup.Action) error {
 	var res activities.SendInvitationResult
 	var expires time.Time
+	var next signup.View
 	err := w.attempt(ctx, "send_invitation", func(ctx workflow.Context) error {
 		w.invite.seq++
 		expires = workflow.Now(ctx).Add(w.in.Settings.InviteTTL)
-		return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.SendInvitation, activities.SendInvitationInput{
-			SignupID: w.in.SignupID, Seq: w.invite.seq, Kind: kind, ExpiresAt: expires,
-		}).Get(ctx, &res)
+		in := activities.SendInvitationInput{SignupID: w.in.SignupID, Seq: w.invite.seq, Kind: kind, ExpiresAt: expires}
+		if w.versions.shape >= 2 {
+			// The invited view goes with the activity, written in its last
+			// transaction: no save of its own. Numbered like any save, so
+			// a late attempt never hides a later one.
+			next = copyView(w.view)
+			next.Status = signup.StatusInvited
+			next.Invite = &signup.Invite{ExpiresAt: expires}
+			next.UpdatedAt = workflow.Now(ctx)
+			w.saved.version++
+			in.Save = &activities.SaveSignupInput{View: next, TokenHash: w.in.TokenHash, Version: w.saved.version,
+				Audit: &signup.AuditEntry{Actor: actor, Action: action, From: w.view.Status, To: signup.StatusInvited}}
+		}
+		return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.SendInvitation, in).Get(ctx, &res)
 	})
 	if err != nil {
 		return err
@@ -50,6 +62,15 @@ func (w *signupWorkflow) sendInvite(ctx workflow.Context, kind signup.Invitation
 		w.invite.passwordSet = true
 	}
 	sent := res.SentAt
+	if w.versions.shape >= 2 {
+		if !sent.IsZero() {
+			next.Invite.SentAt = &sent
+		}
+		w.saved.transitions++
+		w.view = next
+		w.upsertSearchAttributes(ctx)
+		return nil
+	}
 	w.view.Invite = &signup.Invite{ExpiresAt: expires}
 	if !sent.IsZero() {
 		w.view.Invite.SentAt = &sent

@@ -78,7 +78,8 @@ func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *sig
 }
 
 // upsertSearchAttributes tells Temporal's visibility the sign-up's status,
-// organization name and business number whenever one of them changed.
+// organization name and business number whenever one of them changed (from
+// changeShape 1: whenever the status changed, with the others).
 func (w *signupWorkflow) upsertSearchAttributes(ctx workflow.Context) {
 	now := searchAttrs{status: string(w.view.Status)}
 	if w.view.Organization != nil {
@@ -89,6 +90,12 @@ func (w *signupWorkflow) upsertSearchAttributes(ctx workflow.Context) {
 	}
 	was := w.saved.searchAttrs
 	if now == was {
+		return
+	}
+	if w.versions.shape >= 1 && now.status == was.status {
+		// Operators list sign-ups by status; the organization name and
+		// business number ride along with the next status change (every
+		// sign-up has one after them: the next step, or its end).
 		return
 	}
 	// Always in this order: the upsert is a command in history.

@@ -32,6 +32,14 @@ const (
 	// changeMaxAge: an unsubmitted sign-up's age is bounded
 	// (SIGNUP_MAX_AGE), histories v5 (2026-11).
 	changeMaxAge = "signup-max-age-v1"
+	// changeShape is the one version a new sign-up reads (each GetVersion
+	// of a new run is a marker and a TemporalChangeVersion upsert):
+	// version 1 has the three changes above without reading them, and
+	// upserts the business number with the next status change instead of
+	// on its own; histories v6 (2026-11). Version 2: the invited view is
+	// written by SendInvitation, not by a save of its own; histories v7
+	// (2026-11). A later change is its version 3.
+	changeShape = "signup-shape"
 )
 
 // signupWorkflow is one running sign-up: its input, the view it last saved,
@@ -53,6 +61,7 @@ type signupWorkflow struct {
 
 // versions are the workflow.GetVersion answers of the sign-up.
 type versions struct {
+	shape      workflow.Version // changeShape
 	timers     workflow.Version // changeTimers
 	heartbeats workflow.Version // changeHeartbeats
 	maxAge     workflow.Version // changeMaxAge
@@ -101,6 +110,13 @@ func (w *signupWorkflow) setup(ctx workflow.Context) error {
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
+	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 2); shape >= 1 {
+		// The three changes below, read no more: a sign-up that reads
+		// changeShape was started after all of them.
+		w.versions = versions{shape: shape, timers: 1, heartbeats: 1, maxAge: 1}
+		return nil
+	}
+	// Started before changeShape: read them as it did.
 	w.versions = versions{
 		timers: workflow.GetVersion(ctx, changeTimers, workflow.DefaultVersion, 1),
 		// Regular activities heartbeat, with a heartbeat timeout, so an

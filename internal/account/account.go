@@ -165,7 +165,8 @@ func (s *Service) Invitation(ctx context.Context, token string) (Invitation, err
 // AcceptInvitation sets the first password through a live invitation link
 // and activates the owner. The link works once.
 func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (PasswordSet, error) {
-	if _, _, _, err := s.invitation(s.db.WithContext(ctx), token); err != nil {
+	inv, user, org, err := s.invitation(s.db.WithContext(ctx), token)
+	if err != nil {
 		return PasswordSet{}, err
 	}
 	if rules := password.Check(pw); len(rules) > 0 {
@@ -177,25 +178,23 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 	}
 	var res PasswordSet
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		inv, user, org, err := s.invitation(tx, token)
-		if err != nil {
-			return err
-		}
+		// One conditional statement, no re-read: this link becomes used and
+		// the sign-up's other pending links revoked, but only while this one
+		// is pending and unexpired (the expiry activity and a concurrent
+		// accept change the same rows, and only one may win). Whether it
+		// was is in the returned ids.
 		now := s.now()
-		// Conditional: the expiry activity changes the same row, and only
-		// one of the two may win.
-		upd := tx.Model(&models.InvitationToken{}).
-			Where("id = ? AND status = ? AND expires_at > ?", inv.ID, models.TokenPending, now).
-			Updates(map[string]any{"status": models.TokenUsed, "used_at": now})
-		if upd.Error != nil {
-			return upd.Error
+		var changed []string
+		if err := tx.Raw(acceptLink, inv.ID, models.TokenUsed, models.TokenRevoked, inv.ID, now,
+			inv.SignupID, models.TokenPending, inv.ID, now).Scan(&changed).Error; err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
 		}
-		if upd.RowsAffected == 0 {
+		if !slices.Contains(changed, inv.ID) {
+			// Lost the race: say why as a fresh read does.
+			if _, _, _, err := s.invitation(tx, token); err != nil {
+				return err
+			}
 			return ErrInvitationExpired
-		}
-		if err := tx.Model(&models.InvitationToken{}).Where("signup_id = ? AND status = ?", inv.SignupID, models.TokenPending).
-			Update("status", models.TokenRevoked).Error; err != nil {
-			return err
 		}
 		if err := s.setPassword(tx, user, org.SignupID, hash, "invitation_accepted"); err != nil {
 			return err
@@ -206,15 +205,31 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 	return res, err
 }
 
+// acceptLink marks the accepted link used and the sign-up's other pending
+// links revoked, and returns the ids it changed: the accepted link is among
+// them only when it was pending and unexpired (otherwise the caller rolls
+// back the others). Arguments: link id, used, revoked, link id, now, signup
+// id, pending, link id, now.
+const acceptLink = `UPDATE invitation_tokens
+SET status = CASE WHEN id = ? THEN ? ELSE ? END, used_at = CASE WHEN id = ? THEN ? ELSE used_at END
+WHERE signup_id = ? AND status = ? AND (id <> ? OR expires_at > ?)
+RETURNING id`
+
 // setPassword stores a new password hash, activates the user and records
 // the hash in the history.
 func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, action string) error {
 	now := s.now()
-	if err := tx.Model(&models.User{}).Where("id = ?", user.ID).Updates(map[string]any{
+	// Conditional on the status read before the transaction: a user
+	// disabled since then keeps that status, and the link is not valid.
+	upd := tx.Model(&models.User{}).Where("id = ? AND status = ?", user.ID, user.Status).Updates(map[string]any{
 		"password_hash": hash, "status": models.UserActive, "failed_attempts": 0,
 		"password_changed_at": now, "updated_at": now,
-	}).Error; err != nil {
-		return fmt.Errorf("set password: %w", err)
+	})
+	if upd.Error != nil {
+		return fmt.Errorf("set password: %w", upd.Error)
+	}
+	if upd.RowsAffected == 0 {
+		return ErrInvalidToken
 	}
 	if err := tx.Create(&models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now}).Error; err != nil {
 		return fmt.Errorf("set password: history: %w", err)

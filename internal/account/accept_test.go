@@ -1,0 +1,168 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/kcloud/onboarding/internal/secret"
+	"github.com/kcloud/onboarding/internal/store"
+	"github.com/kcloud/onboarding/models"
+)
+
+// invitedOwner seeds the invited owner of accounts' organization with two
+// links of one sign-up (an older and a newer pending one) and an expired
+// link; it returns the three tokens and the sign-up id.
+func invitedOwner(t *testing.T, db *store.DB) (older, newer, expired, signupID string) {
+	t.Helper()
+	var user models.User
+	if err := db.Where("email = ?", "invited@example.com").Take(&user).Error; err != nil {
+		t.Fatal(err)
+	}
+	var org models.Organization
+	if err := db.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	tokens := make([]string, 3)
+	for i, exp := range []time.Time{now.Add(time.Hour), now.Add(2 * time.Hour), now.Add(-time.Minute)} {
+		token, hash := secret.NewToken()
+		tokens[i] = token
+		status := models.TokenPending
+		if i == 2 {
+			status = models.TokenRevoked
+		}
+		row := models.InvitationToken{ID: uuid.NewString(), SignupID: org.SignupID, UserID: user.ID, Seq: i + 1, Kind: "invitation",
+			TokenHash: hash, Status: status, ExpiresAt: exp, CreatedAt: now}
+		if err := db.Create(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tokens[0], tokens[1], tokens[2], org.SignupID
+}
+
+func statuses(t *testing.T, db *store.DB, signupID string) map[int]string {
+	t.Helper()
+	var rows []models.InvitationToken
+	if err := db.Where("signup_id = ?", signupID).Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	for _, r := range rows {
+		got[r.Seq] = r.Status
+	}
+	return got
+}
+
+// Accepting a link uses it, revokes the sign-up's other pending links and
+// activates the owner, in 6 statements; a used, revoked, expired link or a
+// disabled owner changes nothing.
+func TestAcceptInvitation(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		prepare func(t *testing.T, db *store.DB)
+		// clockJumps: the link's read sees it live; the clock then passes
+		// both pending links' expiry before the transaction.
+		clockJumps bool
+		pick       func(older, newer, expired string) string
+		want       error
+		statuses   map[int]string
+	}{
+		{"newer link", nil, false, func(_, n, _ string) string { return n }, nil,
+			map[int]string{1: models.TokenRevoked, 2: models.TokenUsed, 3: models.TokenRevoked}},
+		{"older link, still pending", nil, false, func(o, _, _ string) string { return o }, nil,
+			map[int]string{1: models.TokenUsed, 2: models.TokenRevoked, 3: models.TokenRevoked}},
+		{"past its expiry", func(t *testing.T, db *store.DB) {
+			if err := db.Model(&models.InvitationToken{}).Where("seq = 2").Update("expires_at", time.Now().UTC().Add(-time.Second)).Error; err != nil {
+				t.Fatal(err)
+			}
+		}, false, func(_, n, _ string) string { return n }, ErrInvitationExpired,
+			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
+		{"expires between the read and the update", nil, true, func(_, n, _ string) string { return n }, ErrInvitationExpired,
+			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
+		{"revoked link", nil, false, func(_, _, e string) string { return e }, ErrInvalidToken,
+			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
+		{"disabled owner", func(t *testing.T, db *store.DB) {
+			if err := db.Model(&models.User{}).Where("email = ?", "invited@example.com").Update("status", models.UserDisabled).Error; err != nil {
+				t.Fatal(err)
+			}
+		}, false, func(_, n, _ string) string { return n }, ErrInvalidToken,
+			map[int]string{1: models.TokenPending, 2: models.TokenPending, 3: models.TokenRevoked}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			svc, db := accounts(t)
+			older, newer, expired, signupID := invitedOwner(t, db)
+			if c.prepare != nil {
+				c.prepare(t, db)
+			}
+			if c.clockJumps {
+				var calls atomic.Int32
+				svc.now = func() time.Time {
+					if calls.Add(1) == 1 {
+						return time.Now().UTC()
+					}
+					return time.Now().UTC().Add(3 * time.Hour)
+				}
+			}
+			n := countStatements(t, db.DB)
+			res, err := svc.AcceptInvitation(ctx, c.pick(older, newer, expired), rightPassword)
+			ran := n.Load()
+			if !errors.Is(err, c.want) {
+				t.Fatalf("accept: %v, want %v", err, c.want)
+			}
+			if got := statuses(t, db, signupID); len(got) != 3 || got[1] != c.statuses[1] || got[2] != c.statuses[2] || got[3] != c.statuses[3] {
+				t.Errorf("links %v, want %v", got, c.statuses)
+			}
+			var user models.User
+			if err := db.Where("email = ?", "invited@example.com").Take(&user).Error; err != nil {
+				t.Fatal(err)
+			}
+			if c.want != nil {
+				if user.Status == models.UserActive || res.OutboxID != "" {
+					t.Errorf("owner %s, outbox %q after a refused link", user.Status, res.OutboxID)
+				}
+				return
+			}
+			if user.Status != models.UserActive || user.PasswordHash == nil || res.OutboxID == "" {
+				t.Errorf("owner %s, password set %v, outbox %q", user.Status, user.PasswordHash != nil, res.OutboxID)
+			}
+			// The read of the link, the link update, the user, the password
+			// history, the audit row and the owed signal.
+			if ran != 6 {
+				t.Errorf("%d statements, want 6", ran)
+			}
+			if _, err := svc.AcceptInvitation(ctx, c.pick(older, newer, expired), rightPassword); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("second accept: %v, want %v", err, ErrInvalidToken)
+			}
+		})
+	}
+}
+
+// countStatements counts the statements GORM runs on db from now on, as
+// onboarding_db_statements_total does.
+func countStatements(t *testing.T, db *gorm.DB) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	count := func(*gorm.DB) { n.Add(1) }
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("test:count_create", count),
+		cb.Query().After("gorm:query").Register("test:count_query", count),
+		cb.Update().After("gorm:update").Register("test:count_update", count),
+		cb.Delete().After("gorm:delete").Register("test:count_delete", count),
+		cb.Row().After("gorm:row").Register("test:count_row", count),
+		cb.Raw().After("gorm:raw").Register("test:count_raw", count),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &n
+}
