@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcloud/onboarding/internal/bench"
 	"github.com/kcloud/onboarding/internal/park"
 )
 
@@ -40,7 +41,7 @@ waiting sign-up.`,
 			if jsonOut == "" {
 				return nil
 			}
-			return park.WriteReport(jsonOut, machine(), strings.Join(os.Args, " "), results)
+			return park.WriteReport(jsonOut, bench.Machine(), strings.Join(os.Args, " "), results)
 		},
 	}
 	f := cmd.Flags()
