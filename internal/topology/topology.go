@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -284,11 +285,8 @@ func New(o Options) (*Topology, error) {
 
 // Start runs every process and waits until the API is ready.
 func (t *Topology) Start(ctx context.Context) error {
-	if err := t.Temporal.Start(); err != nil {
+	if err := t.startTemporal(ctx); err != nil {
 		return err
-	}
-	if err := WaitTCP(ctx, t.TemporalAddr, time.Minute); err != nil {
-		return fmt.Errorf("temporal: %w (see %s)", err, t.Temporal.log)
 	}
 	if err := t.Mailbox.Start(); err != nil {
 		return err
@@ -312,6 +310,59 @@ func (t *Topology) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startTemporal starts the Temporal process and waits for its frontend. A
+// process that exits first (a port chosen free was taken before it bound
+// it) is started again, twice at most; the error quotes the end of its log,
+// which a test's temporary directory does not keep.
+func (t *Topology) startTemporal(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		if err := t.Temporal.Start(); err != nil {
+			return err
+		}
+		err := waitTCPWhile(ctx, t.TemporalAddr, time.Minute, t.Temporal)
+		if err == nil {
+			return nil
+		}
+		if t.Temporal.Running() || attempt == 3 || ctx.Err() != nil {
+			t.Temporal.Kill()
+			return fmt.Errorf("temporal: %w; its log ends:\n%s", err, logTail(t.Temporal.log, 20))
+		}
+	}
+}
+
+// waitTCPWhile is WaitTCP that gives up as soon as p exits.
+func waitTCPWhile(ctx context.Context, addr string, within time.Duration, p *Proc) error {
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if !p.Running() {
+			return fmt.Errorf("%s exited before %s answered", p.Name, addr)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// logTail is the last n lines of a log file.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // WaitWorkers waits until every worker's /readyz answers 200.
