@@ -49,33 +49,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 	)
 	token, hash := secret.NewToken()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("signup_id = ?", in.SignupID).Take(&org).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return permanent(signup.CodeNotProvisioned, "the sign-up has no organization yet", nil)
-			}
-			return err
-		}
-		if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(&owner).Error; err != nil {
-			return err
-		}
-		if owner.Status == models.UserActive || owner.Status == models.UserDisabled {
-			return nil
-		}
-		var row models.InvitationToken
-		err := tx.Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).Take(&row).Error
-		switch {
-		case errors.Is(err, gorm.ErrRecordNotFound):
-			row = models.InvitationToken{ID: newID(), SignupID: in.SignupID, UserID: owner.ID, Seq: in.Seq,
-				Kind: string(in.Kind), TokenHash: hash, Status: models.TokenPending, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
-			return tx.Create(&row).Error
-		case err != nil:
-			return err
-		case row.Status == models.TokenUsed:
-			return nil
-		default:
-			return tx.Model(&row).Updates(map[string]any{"token_hash": hash, "status": models.TokenPending,
-				"expires_at": in.ExpiresAt.UTC()}).Error
-		}
+		return issueLink(tx, in, hash, now, &org, &owner)
 	})
 	if err != nil {
 		var app interface{ NonRetryable() bool }
@@ -123,6 +97,39 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 		return SendInvitationResult{}, fmt.Errorf("send invitation: record: %w", err)
 	}
 	return SendInvitationResult{SentAt: sent}, nil
+}
+
+// issueLink reads the sign-up's organization and owner into org and owner
+// and, while the owner still has to set a password, makes the link of
+// in.Seq pending with hash (one row a Seq; a used one stays used).
+func issueLink(tx *gorm.DB, in SendInvitationInput, hash string, now time.Time, org *models.Organization, owner *models.User) error {
+	if err := tx.Where("signup_id = ?", in.SignupID).Take(org).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return permanent(signup.CodeNotProvisioned, "the sign-up has no organization yet", nil)
+		}
+		return err
+	}
+	if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(owner).Error; err != nil {
+		return err
+	}
+	if owner.Status == models.UserActive || owner.Status == models.UserDisabled {
+		return nil
+	}
+	var row models.InvitationToken
+	err := tx.Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).Take(&row).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		row = models.InvitationToken{ID: newID(), SignupID: in.SignupID, UserID: owner.ID, Seq: in.Seq,
+			Kind: string(in.Kind), TokenHash: hash, Status: models.TokenPending, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
+		return tx.Create(&row).Error
+	case err != nil:
+		return err
+	case row.Status == models.TokenUsed:
+		return nil
+	default:
+		return tx.Model(&row).Updates(map[string]any{"token_hash": hash, "status": models.TokenPending,
+			"expires_at": in.ExpiresAt.UTC()}).Error
+	}
 }
 
 // saveWith writes in (if set) as SaveSignup does, with sent as its

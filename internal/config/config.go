@@ -244,6 +244,43 @@ func (c Config) validate(mode Mode) error {
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL must be an http(s) URL, not %q", c.PublicBaseURL))
 	}
+	errs = append(errs, c.checkDurations()...)
+	switch u, err := url.Parse(c.CertificateStore); {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("CERTIFICATE_STORE: %w", err))
+	case u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "gs":
+		errs = append(errs, errors.New("CERTIFICATE_STORE must be file:///dir, s3://bucket?… or gs://bucket"))
+	}
+	switch c.TemporalCompression {
+	case "gzip", "none":
+	default:
+		errs = append(errs, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION must be gzip or none, not %q", c.TemporalCompression))
+	}
+	switch c.RateLimits {
+	case "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("RATE_LIMITS must be on or off, not %q", c.RateLimits))
+	}
+	if c.WorkerPollers < 2 {
+		errs = append(errs, errors.New("WORKER_POLLERS must be at least 2"))
+	}
+	if c.WorkerCacheSize < 1 {
+		errs = append(errs, errors.New("WORKER_CACHE_SIZE must be at least 1"))
+	}
+	if err := checkRateLimitStore(c.RateLimitStore, c.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text, not %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// checkDurations refuses lifetimes, bounds and timeouts that cannot work.
+func (c Config) checkDurations() []error {
+	var errs []error
 	if c.InviteTTL <= 0 {
 		errs = append(errs, errors.New("INVITE_TTL must be positive"))
 	}
@@ -271,40 +308,10 @@ func (c Config) validate(mode Mode) error {
 	if c.CertificateSweepAfter <= 0 {
 		errs = append(errs, errors.New("CERTIFICATE_SWEEP_AFTER must be positive"))
 	}
-	switch u, err := url.Parse(c.CertificateStore); {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("CERTIFICATE_STORE: %w", err))
-	case u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "gs":
-		errs = append(errs, errors.New("CERTIFICATE_STORE must be file:///dir, s3://bucket?… or gs://bucket"))
-	}
-	switch c.TemporalCompression {
-	case "gzip", "none":
-	default:
-		errs = append(errs, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION must be gzip or none, not %q", c.TemporalCompression))
-	}
-	switch c.RateLimits {
-	case "on", "off":
-	default:
-		errs = append(errs, fmt.Errorf("RATE_LIMITS must be on or off, not %q", c.RateLimits))
-	}
-	if c.WorkerPollers < 2 {
-		errs = append(errs, errors.New("WORKER_POLLERS must be at least 2"))
-	}
-	if c.WorkerCacheSize < 1 {
-		errs = append(errs, errors.New("WORKER_CACHE_SIZE must be at least 1"))
-	}
 	if c.WorkerStopTimeout < 0 || c.ShutdownDelay < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("WORKER_STOP_TIMEOUT, SHUTDOWN_DELAY and SHUTDOWN_TIMEOUT must not be negative"))
 	}
-	if err := checkRateLimitStore(c.RateLimitStore, c.DatabaseURL); err != nil {
-		errs = append(errs, err)
-	}
-	switch c.LogFormat {
-	case "json", "text":
-	default:
-		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text, not %q", c.LogFormat))
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // checkRateLimitStore accepts memory, postgres (the application database)

@@ -115,71 +115,13 @@ const clusterName = "active"
 // Start runs the server and returns once its frontend answers and the
 // namespace and search attributes are in place.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	if opts.Namespace == "" {
-		opts.Namespace = "default"
-	}
-	if opts.LogLevel == "" {
-		opts.LogLevel = "warn"
-	}
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	if opts.TLS != nil {
-		opts.TLS = opts.TLS.withDefaults()
-		for name, f := range map[string]string{"certificate": opts.TLS.CertFile, "key": opts.TLS.KeyFile, "client CA": opts.TLS.ClientCAFile} {
-			if f == "" {
-				return nil, fmt.Errorf("devserver: TLS needs the server %s", name)
-			}
-		}
-	}
-	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("devserver: %w", err)
-	}
-	host, portStr, err := net.SplitHostPort(opts.FrontendAddr)
+	opts, host, port, err := opts.prepare()
 	if err != nil {
-		return nil, fmt.Errorf("devserver: TEMPORAL_ADDRESS %q: %w", opts.FrontendAddr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("devserver: TEMPORAL_ADDRESS %q: %w", opts.FrontendAddr, err)
-	}
-	if host == "" || host == "localhost" {
-		host = "127.0.0.1"
-	}
-	if err := portFree(net.JoinHostPort(host, portStr)); err != nil {
-		return nil, fmt.Errorf("devserver: Temporal frontend address %s is in use (set TEMPORAL_ADDRESS): %w", opts.FrontendAddr, err)
-	}
-	if opts.UIAddr != "" {
-		if err := portFree(opts.UIAddr); err != nil {
-			return nil, fmt.Errorf("devserver: Temporal UI address %s is in use (set TEMPORAL_UI_ADDR): %w", opts.UIAddr, err)
-		}
-	}
-
-	dbPath := filepath.Join(opts.DataDir, "temporal.db")
-	sqlCfg := &config.SQL{
-		PluginName:   sqliteplugin.PluginName,
-		DatabaseName: dbPath,
-		// One connection with WAL was the fastest here (see engine notes);
-		// busy_timeout covers checkpoints.
-		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "NORMAL", "busy_timeout": "10000"},
-	}
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
-			return nil, fmt.Errorf("devserver: schema: %w", err)
-		}
-	} else if err := forgetMembers(ctx, dbPath); err != nil {
 		return nil, err
 	}
-	attrs := make(map[string]enumspb.IndexedValueType, len(opts.SearchAttributes))
-	for _, name := range opts.SearchAttributes {
-		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, attrs)
+	sqlCfg, err := opts.prepareDB(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("devserver: namespace: %w", err)
-	}
-	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
-		return nil, fmt.Errorf("devserver: namespace: %w", err)
+		return nil, err
 	}
 
 	cfg, err := serverConfig(host, port, sqlCfg)
@@ -325,6 +267,84 @@ func (s *Server) addSearchAttributes(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// prepare fills in o's defaults and checks it: the TLS files, the data
+// directory, and that the frontend and UI addresses are free. It returns
+// the frontend's host and port.
+func (o Options) prepare() (Options, string, int, error) {
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.TLS != nil {
+		o.TLS = o.TLS.withDefaults()
+		for name, f := range map[string]string{"certificate": o.TLS.CertFile, "key": o.TLS.KeyFile, "client CA": o.TLS.ClientCAFile} {
+			if f == "" {
+				return o, "", 0, fmt.Errorf("devserver: TLS needs the server %s", name)
+			}
+		}
+	}
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return o, "", 0, fmt.Errorf("devserver: %w", err)
+	}
+	host, portStr, err := net.SplitHostPort(o.FrontendAddr)
+	if err != nil {
+		return o, "", 0, fmt.Errorf("devserver: TEMPORAL_ADDRESS %q: %w", o.FrontendAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return o, "", 0, fmt.Errorf("devserver: TEMPORAL_ADDRESS %q: %w", o.FrontendAddr, err)
+	}
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if err := portFree(net.JoinHostPort(host, portStr)); err != nil {
+		return o, "", 0, fmt.Errorf("devserver: Temporal frontend address %s is in use (set TEMPORAL_ADDRESS): %w", o.FrontendAddr, err)
+	}
+	if o.UIAddr != "" {
+		if err := portFree(o.UIAddr); err != nil {
+			return o, "", 0, fmt.Errorf("devserver: Temporal UI address %s is in use (set TEMPORAL_UI_ADDR): %w", o.UIAddr, err)
+		}
+	}
+	return o, host, port, nil
+}
+
+// prepareDB creates Temporal's SQLite database with its schema and the
+// namespace on first start, or forgets the cluster members of the last run.
+func (o Options) prepareDB(ctx context.Context) (*config.SQL, error) {
+	dbPath := filepath.Join(o.DataDir, "temporal.db")
+	sqlCfg := &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: dbPath,
+		// One connection with WAL was the fastest here (see engine notes);
+		// busy_timeout covers checkpoints.
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "NORMAL", "busy_timeout": "10000"},
+	}
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+			return nil, fmt.Errorf("devserver: schema: %w", err)
+		}
+	} else if err := forgetMembers(ctx, dbPath); err != nil {
+		return nil, err
+	}
+	attrs := make(map[string]enumspb.IndexedValueType, len(o.SearchAttributes))
+	for _, name := range o.SearchAttributes {
+		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: namespace: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
+		return nil, fmt.Errorf("devserver: namespace: %w", err)
+	}
+	return sqlCfg, nil
 }
 
 func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, error) {

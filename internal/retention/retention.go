@@ -117,15 +117,8 @@ func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detai
 		}
 		row.OrganizationName, row.BusinessNumber, row.ContactEmail, row.LastError = nil, nil, nil, nil
 		row.View, row.ErasedAt = view, &now
-		if err := tx.Model(&models.AuditEvent{}).Where("signup_id = ? AND detail IS NOT NULL", id).
-			Update("detail", nil).Error; err != nil {
-			return fmt.Errorf("erase: audit details: %w", err)
-		}
-		if err := tx.Where("signup_id = ?", id).Delete(&models.NameReservation{}).Error; err != nil {
-			return fmt.Errorf("erase: reservation: %w", err)
-		}
-		if err := tx.Where("signup_id = ?", id).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
-			return fmt.Errorf("erase: business number slot: %w", err)
+		if err := eraseTraces(tx, id); err != nil {
+			return err
 		}
 		// Every certificate but the one a kept business profile cites.
 		pending, err = certstore.Retire(tx, "signup_id = ? AND id NOT IN (?)", id,
@@ -161,6 +154,22 @@ func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detai
 		e.log.WarnContext(ctx, "erase: certificates retired but not deleted yet; the sweep will", "signup_id", id, "error", err)
 	}
 	return row, erased, nil
+}
+
+// eraseTraces clears what else quotes the sign-up's personal data: its
+// audit details, its name reservation and its business number's slots.
+func eraseTraces(tx *gorm.DB, id string) error {
+	if err := tx.Model(&models.AuditEvent{}).Where("signup_id = ? AND detail IS NOT NULL", id).
+		Update("detail", nil).Error; err != nil {
+		return fmt.Errorf("erase: audit details: %w", err)
+	}
+	if err := tx.Where("signup_id = ?", id).Delete(&models.NameReservation{}).Error; err != nil {
+		return fmt.Errorf("erase: reservation: %w", err)
+	}
+	if err := tx.Where("signup_id = ?", id).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
+		return fmt.Errorf("erase: business number slot: %w", err)
+	}
+	return nil
 }
 
 // scrubbedView is the view an erased sign-up keeps: id, status, the

@@ -220,38 +220,11 @@ func New(o Options) (*Topology, error) {
 	temporalAddr, uiAddr, smtpAddr, mailboxHTTP, apiAddr := ports[0], ports[1], ports[2], ports[3], ports[4]
 	t.TemporalAddr, t.SMTPAddr = temporalAddr, smtpAddr
 	t.APIURL, t.MailboxURL = "http://"+apiAddr, "http://"+mailboxHTTP
-	smtpHost, smtpPort, _ := net.SplitHostPort(smtpAddr)
-	base := append(os.Environ(),
-		"DATA_DIR="+o.Dir,
-		"TEMPORAL_ADDRESS="+temporalAddr,
-		"TEMPORAL_UI_ADDR="+uiAddr,
-		"DEV_SMTP_ADDR="+smtpAddr,
-		"DATABASE_URL="+o.DatabaseURL,
-		"SMTP_HOST="+smtpHost,
-		"SMTP_PORT="+smtpPort,
-		"PAYLOAD_ENCRYPTION_KEYS="+codec.NewKeySpec("topology"),
-		"ADMIN_TOKEN="+t.AdminToken,
-		"PUBLIC_BASE_URL="+t.APIURL,
-		"RATE_LIMITS=off",
-		"LOG_LEVEL=warn",
-		"TEMPORAL_GRPC_COMPRESSION=none",
-		// Not the developer's own Temporal CLI profile or Cloud settings.
-		"TEMPORAL_CONFIG_FILE="+os.DevNull, "TEMPORAL_PROFILE=", "TEMPORAL_NAMESPACE=", "TEMPORAL_API_KEY=",
-		"TEMPORAL_TLS=", "TEMPORAL_TLS_CLIENT_CERT_PATH=", "TEMPORAL_TLS_CLIENT_KEY_PATH=", "TEMPORAL_TLS_SERVER_CA_CERT_PATH=",
-		"TEMPORAL_TLS_CLIENT_CERT_DATA=", "TEMPORAL_TLS_CLIENT_KEY_DATA=", "TEMPORAL_TLS_SERVER_CA_CERT_DATA=", "TEMPORAL_TLS_SERVER_NAME=",
-		// A short drain: these processes sit behind no load balancer
-		// unless a test puts one there (and sets its own delay).
-		"SHUTDOWN_DELAY=200ms",
-	)
+	base := baseEnv(o, t, uiAddr)
 	temporalArgs := []string{"temporal"}
 	if o.TLS != nil {
 		temporalArgs = append(temporalArgs, "--tls-cert", o.TLS.ServerCert, "--tls-key", o.TLS.ServerKey, "--tls-client-ca", o.TLS.CA)
-		base = append(base,
-			"TEMPORAL_TLS_CLIENT_CERT_PATH="+o.TLS.ClientCert,
-			"TEMPORAL_TLS_CLIENT_KEY_PATH="+o.TLS.ClientKey,
-			"TEMPORAL_TLS_SERVER_CA_CERT_PATH="+o.TLS.CA)
 	}
-	base = append(base, o.Env...)
 	proc := func(name string, env []string, args ...string) *Proc {
 		return &Proc{Name: name, args: append([]string{o.Bin}, args...), env: env, log: filepath.Join(o.Dir, name+".log")}
 	}
@@ -281,6 +254,42 @@ func New(o Options) (*Topology, error) {
 		t.WorkerURLs = append(t.WorkerURLs, "http://"+m)
 	}
 	return t, nil
+}
+
+// baseEnv is the environment every process of the topology starts with:
+// its addresses, a random payload key and operator token, quiet logs, and
+// none of the developer's own Temporal settings.
+func baseEnv(o Options, t *Topology, uiAddr string) []string {
+	smtpHost, smtpPort, _ := net.SplitHostPort(t.SMTPAddr)
+	base := append(os.Environ(),
+		"DATA_DIR="+o.Dir,
+		"TEMPORAL_ADDRESS="+t.TemporalAddr,
+		"TEMPORAL_UI_ADDR="+uiAddr,
+		"DEV_SMTP_ADDR="+t.SMTPAddr,
+		"DATABASE_URL="+o.DatabaseURL,
+		"SMTP_HOST="+smtpHost,
+		"SMTP_PORT="+smtpPort,
+		"PAYLOAD_ENCRYPTION_KEYS="+codec.NewKeySpec("topology"),
+		"ADMIN_TOKEN="+t.AdminToken,
+		"PUBLIC_BASE_URL="+t.APIURL,
+		"RATE_LIMITS=off",
+		"LOG_LEVEL=warn",
+		"TEMPORAL_GRPC_COMPRESSION=none",
+		// Not the developer's own Temporal CLI profile or Cloud settings.
+		"TEMPORAL_CONFIG_FILE="+os.DevNull, "TEMPORAL_PROFILE=", "TEMPORAL_NAMESPACE=", "TEMPORAL_API_KEY=",
+		"TEMPORAL_TLS=", "TEMPORAL_TLS_CLIENT_CERT_PATH=", "TEMPORAL_TLS_CLIENT_KEY_PATH=", "TEMPORAL_TLS_SERVER_CA_CERT_PATH=",
+		"TEMPORAL_TLS_CLIENT_CERT_DATA=", "TEMPORAL_TLS_CLIENT_KEY_DATA=", "TEMPORAL_TLS_SERVER_CA_CERT_DATA=", "TEMPORAL_TLS_SERVER_NAME=",
+		// A short drain: these processes sit behind no load balancer
+		// unless a test puts one there (and sets its own delay).
+		"SHUTDOWN_DELAY=200ms",
+	)
+	if o.TLS != nil {
+		base = append(base,
+			"TEMPORAL_TLS_CLIENT_CERT_PATH="+o.TLS.ClientCert,
+			"TEMPORAL_TLS_CLIENT_KEY_PATH="+o.TLS.ClientKey,
+			"TEMPORAL_TLS_SERVER_CA_CERT_PATH="+o.TLS.CA)
+	}
+	return append(base, o.Env...)
 }
 
 // Start runs every process and waits until the API is ready.
