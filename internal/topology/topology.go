@@ -341,7 +341,7 @@ func (t *Topology) startTemporal(ctx context.Context) error {
 	}
 }
 
-// waitTCPWhile is WaitTCP that gives up as soon as p exits.
+// waitTCPWhile is WaitTCP that gives up as soon as p (if any) exits.
 func waitTCPWhile(ctx context.Context, addr string, within time.Duration, p *Proc) error {
 	deadline := time.Now().Add(within)
 	for {
@@ -350,7 +350,7 @@ func waitTCPWhile(ctx context.Context, addr string, within time.Duration, p *Pro
 			c.Close()
 			return nil
 		}
-		if !p.Running() {
+		if p != nil && !p.Running() {
 			return fmt.Errorf("%s exited before %s answered", p.Name, addr)
 		}
 		if time.Now().After(deadline) {
@@ -409,22 +409,7 @@ func (t *Topology) Procs() []*Proc {
 
 // WaitTCP waits until addr accepts connections.
 func WaitTCP(ctx context.Context, addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return waitTCPWhile(ctx, addr, within, nil)
 }
 
 // WaitHTTP waits until url answers 200.
