@@ -85,16 +85,14 @@ func Retire(tx *gorm.DB, query any, args ...any) ([]Pending, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	out := make([]Pending, 0, len(rows))
 	ids := make([]string, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Pending{ID: r.ID, ObjectKey: r.ObjectKey})
 		ids = append(ids, r.ID)
 	}
 	if err := tx.Model(&models.Certificate{}).Where("id IN ?", ids).Update("state", StateDeleting).Error; err != nil {
 		return nil, fmt.Errorf("certstore: retire: %w", err)
 	}
-	return out, nil
+	return pendingOf(rows), nil
 }
 
 // Remove deletes retired certificates: each object, then its row. Deleting

@@ -6,7 +6,6 @@
 package codec
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
@@ -53,11 +52,7 @@ func ParseKeyring(spec string) (*Keyring, error) {
 		if _, dup := kr.keys[id]; dup {
 			return nil, fmt.Errorf("codec: key id %q given twice", id)
 		}
-		block, err := aes.NewCipher(raw)
-		if err != nil {
-			return nil, fmt.Errorf("codec: key %q: %w", id, err)
-		}
-		aead, err := cipher.NewGCM(block)
+		aead, err := newGCM(raw)
 		if err != nil {
 			return nil, fmt.Errorf("codec: key %q: %w", id, err)
 		}

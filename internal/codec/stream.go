@@ -109,11 +109,7 @@ func (k *Keyring) newSealer(w io.Writer, ad []byte, segSize int) (*Sealer, error
 	if _, err := rand.Read(dataKey); err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	block, err := aes.NewCipher(dataKey)
-	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newGCM(dataKey)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
@@ -198,6 +194,15 @@ func (s *Sealer) seal(last bool) error {
 	return nil
 }
 
+// newGCM is AES-256-GCM under key (a data key or a keyring key).
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
 func segmentNonce(prefix [streamPrefix]byte, counter uint32, last bool) [12]byte {
 	var n [12]byte
 	copy(n[:], prefix[:])
@@ -260,11 +265,7 @@ func (k *Keyring) NewOpener(r io.Reader, ad []byte) (*Opener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the data key does not open with key %q", ErrStreamCorrupt, id)
 	}
-	block, err := aes.NewCipher(dataKey)
-	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newGCM(dataKey)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}

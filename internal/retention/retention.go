@@ -82,9 +82,8 @@ func Ended(st signup.Status) bool {
 // Erase may run any number of times.
 func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detail, trigger string) (models.Signup, bool, error) {
 	var (
-		row     models.Signup
-		erased  bool
-		pending []certstore.Pending
+		row    models.Signup
+		erased bool
 	)
 	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		q := tx
@@ -121,7 +120,7 @@ func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detai
 			return err
 		}
 		// Every certificate but the one a kept business profile cites.
-		pending, err = certstore.Retire(tx, "signup_id = ? AND id NOT IN (?)", id,
+		_, err = certstore.Retire(tx, "signup_id = ? AND id NOT IN (?)", id,
 			tx.Model(&models.BusinessProfile{}).Select("certificate_id").Where("signup_id = ? AND certificate_id IS NOT NULL", id))
 		if err != nil {
 			return fmt.Errorf("erase: %w", err)
@@ -145,12 +144,10 @@ func (e *Eraser) Erase(ctx context.Context, id string, actor signup.Actor, detai
 	if erased {
 		e.count(trigger)
 	}
-	// The certificates go after the commit; with them whatever an earlier,
-	// interrupted erase (or release) retired. What cannot be deleted now
-	// stays retired for the sweep.
-	if err := e.certs.Remove(ctx, pending); err != nil {
-		e.log.WarnContext(ctx, "erase: certificates retired but not deleted yet; the sweep will", "signup_id", id, "error", err)
-	} else if err := e.certs.RemoveRetired(ctx, id); err != nil {
+	// The certificates go after the commit: every one of the sign-up's
+	// retired, by this erase or by an earlier, interrupted erase (or
+	// release). What cannot be deleted now stays retired for the sweep.
+	if err := e.certs.RemoveRetired(ctx, id); err != nil {
 		e.log.WarnContext(ctx, "erase: certificates retired but not deleted yet; the sweep will", "signup_id", id, "error", err)
 	}
 	return row, erased, nil
