@@ -148,16 +148,7 @@ func (a *Activities) saveWith(ctx context.Context, in *SaveSignupInput, sent *ti
 		inv.SentAt = sent
 		saved.View.Invite = &inv
 	}
-	audited, err := a.signups.Save(ctx, signup.Saved{
-		View: saved.View, TokenHash: saved.TokenHash, Version: saved.Version, LastError: saved.LastError, Audit: saved.Audit,
-	}, alsoInTx)
-	if err != nil {
-		return err
-	}
-	if event := saved.Audit.Event(); audited && event != "" {
-		a.events(event)
-	}
-	return nil
+	return a.save(ctx, saved, alsoInTx)
 }
 
 func activityAttempt(ctx context.Context) int32 {

@@ -33,9 +33,15 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 	if in.Audit != nil && in.Audit.From.Editable() && !in.Audit.To.Editable() {
 		leavesWizard = func(tx *gorm.DB) error { return releaseBusinessNumbers(tx, in.View.SignupID) }
 	}
+	return a.save(ctx, in, leavesWizard)
+}
+
+// save writes in through signup.Store.Save, with alsoInTx in the same
+// transaction, and counts its status change's metrics event.
+func (a *Activities) save(ctx context.Context, in SaveSignupInput, alsoInTx func(tx *gorm.DB) error) error {
 	audited, err := a.signups.Save(ctx, signup.Saved{
 		View: in.View, TokenHash: in.TokenHash, Version: in.Version, LastError: in.LastError, Audit: in.Audit,
-	}, leavesWizard)
+	}, alsoInTx)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/metrics"
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/models"
 )
@@ -19,19 +20,8 @@ import (
 func statements(t *testing.T, db *gorm.DB) *atomic.Int64 {
 	t.Helper()
 	var n atomic.Int64
-	count := func(*gorm.DB) { n.Add(1) }
-	cb := db.Callback()
-	for _, err := range []error{
-		cb.Create().After("gorm:create").Register("test:count_create", count),
-		cb.Query().After("gorm:query").Register("test:count_query", count),
-		cb.Update().After("gorm:update").Register("test:count_update", count),
-		cb.Delete().After("gorm:delete").Register("test:count_delete", count),
-		cb.Row().After("gorm:row").Register("test:count_row", count),
-		cb.Raw().After("gorm:raw").Register("test:count_raw", count),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := metrics.OnStatement(db, "test", func(*gorm.DB) { n.Add(1) }); err != nil {
+		t.Fatal(err)
 	}
 	return &n
 }

@@ -49,9 +49,6 @@ func (s *Server) operatorRefused(c *gin.Context, endpoint string) bool {
 	return s.allow(c, limitOperatorFailIP, c.ClientIP())
 }
 
-// adminView is a read-model row as operators see it.
-func adminView(row models.Signup) (signup.AdminView, error) { return signup.AdminViewOf(row) }
-
 func (s *Server) adminList(c *gin.Context) {
 	fields := map[string]string{}
 	status := signup.Status(c.Query("status"))
@@ -77,7 +74,7 @@ func (s *Server) adminList(c *gin.Context) {
 	}
 	out := make([]signup.AdminView, 0, len(rows))
 	for _, r := range rows {
-		v, err := adminView(r)
+		v, err := signup.AdminViewOf(r)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -105,7 +102,7 @@ func (s *Server) adminShow(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := adminView(row)
+	v, err := signup.AdminViewOf(row)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -205,7 +202,7 @@ func (s *Server) adminErase(c *gin.Context) {
 		// The namespace's retention removes it in time; the data is erased.
 		s.log.WarnContext(ctx, "erased sign-up's workflow not deleted from Temporal", "signup_id", id, "error", err)
 	}
-	v, err := adminView(row)
+	v, err := signup.AdminViewOf(row)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -204,14 +204,21 @@ func (r *Registry) CountStatements(db *gorm.DB, name func(context.Context) strin
 		}
 		c.WithLabelValues(caller).Inc()
 	}
+	return OnStatement(db, "onboarding", count)
+}
+
+// OnStatement calls f after every statement GORM runs on db (creates,
+// queries, updates, deletes, row and raw statements), as the callbacks
+// prefix:count_*: what CountStatements counts, and the tests' counters.
+func OnStatement(db *gorm.DB, prefix string, f func(*gorm.DB)) error {
 	cb := db.Callback()
 	for _, err := range []error{
-		cb.Create().After("gorm:create").Register("onboarding:count_create", count),
-		cb.Query().After("gorm:query").Register("onboarding:count_query", count),
-		cb.Update().After("gorm:update").Register("onboarding:count_update", count),
-		cb.Delete().After("gorm:delete").Register("onboarding:count_delete", count),
-		cb.Row().After("gorm:row").Register("onboarding:count_row", count),
-		cb.Raw().After("gorm:raw").Register("onboarding:count_raw", count),
+		cb.Create().After("gorm:create").Register(prefix+":count_create", f),
+		cb.Query().After("gorm:query").Register(prefix+":count_query", f),
+		cb.Update().After("gorm:update").Register(prefix+":count_update", f),
+		cb.Delete().After("gorm:delete").Register(prefix+":count_delete", f),
+		cb.Row().After("gorm:row").Register(prefix+":count_row", f),
+		cb.Raw().After("gorm:raw").Register(prefix+":count_raw", f),
 	} {
 		if err != nil {
 			return err
