@@ -213,6 +213,15 @@ func (s *Settings) check(now time.Time) error {
 			return fmt.Errorf("%s: %w", s.caSetting(), err)
 		}
 	}
+	// ToClientOptions takes the bytes read here rather than reading the
+	// files a second time.
+	if certPEM != nil {
+		t.ClientCertPath, t.ClientCertData = "", certPEM
+		t.ClientKeyPath, t.ClientKeyData = "", keyPEM
+	}
+	if caPEM != nil {
+		t.ServerCACertPath, t.ServerCACertData = "", caPEM
+	}
 	return nil
 }
 
