@@ -192,10 +192,7 @@ func (s *Settings) check(now time.Time) error {
 			}
 			return fmt.Errorf("%s: %w (with the certificate of %s)", s.keySetting(), err, s.certSetting())
 		}
-		leaf, err := x509.ParseCertificate(pair.Certificate[0])
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.certSetting(), err)
-		}
+		leaf := pair.Leaf // parsed by X509KeyPair
 		switch {
 		case now.After(leaf.NotAfter):
 			return fmt.Errorf("%s: certificate expired on %s (subject %q)", s.certSetting(), leaf.NotAfter.UTC().Format(time.RFC3339), leaf.Subject.String())
