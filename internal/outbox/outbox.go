@@ -99,14 +99,21 @@ func (r *Relay) deliver(ctx context.Context, row models.SignalOutbox) error {
 // Deliver claims and sends one owed signal; a row another relay holds is
 // left to it.
 func (r *Relay) Deliver(ctx context.Context, row models.SignalOutbox) error {
+	_, err := r.claimAndDeliver(ctx, row)
+	return err
+}
+
+// claimAndDeliver claims row and sends it, reporting whether this relay
+// sent it (false, nil: another relay holds it).
+func (r *Relay) claimAndDeliver(ctx context.Context, row models.SignalOutbox) (bool, error) {
 	claimed, err := r.claim(ctx, row)
 	if errors.Is(err, errTaken) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	return r.deliver(ctx, claimed)
+	return true, r.deliver(ctx, claimed)
 }
 
 // DeliverID delivers the owed signal with this id, if it is still owed.
@@ -130,18 +137,14 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		claimed, err := r.claim(ctx, row)
-		if errors.Is(err, errTaken) {
-			continue
-		}
-		if err == nil {
-			err = r.deliver(ctx, claimed)
-		}
+		ok, err := r.claimAndDeliver(ctx, row)
 		if err != nil {
 			r.log.Warn("owed signal not delivered yet", "signup_id", row.SignupID, "attempts", row.Attempts+1, "error", err)
 			continue
 		}
-		sent++
+		if ok {
+			sent++
+		}
 	}
 	return sent, nil
 }

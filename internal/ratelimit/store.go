@@ -75,20 +75,27 @@ func (r *Redis) Close() error { return r.rdb.Close() }
 // one conditional upsert, so that concurrent replicas never both spend the
 // last token. PostgreSQL and SQLite.
 type SQL struct {
-	db       *gorm.DB
-	greatest string
-	sweepMu  chan struct{}
-	sweptAt  time.Time
-	now      func() time.Time
+	db      *gorm.DB
+	take    string // the conditional upsert, in the dialect's words
+	sweepMu chan struct{}
+	sweptAt time.Time
+	now     func() time.Time
 }
+
+// takeSQL takes a token: the parameters are typed, as PostgreSQL cannot
+// infer them in sums.
+const takeSQL = `INSERT INTO rate_limits (bucket, tat_us) VALUES (?, CAST(? AS BIGINT) + CAST(? AS BIGINT))
+ON CONFLICT (bucket) DO UPDATE SET tat_us = GREATEST(rate_limits.tat_us, CAST(? AS BIGINT)) + CAST(? AS BIGINT)
+WHERE GREATEST(rate_limits.tat_us, CAST(? AS BIGINT)) + CAST(? AS BIGINT) - CAST(? AS BIGINT) <= CAST(? AS BIGINT)
+RETURNING tat_us`
 
 // NewSQL counts in db (dialect "postgres" or "sqlite").
 func NewSQL(db *gorm.DB, dialect string) *SQL {
-	g := "GREATEST"
+	take := takeSQL
 	if dialect == "sqlite" {
-		g = "MAX"
+		take = strings.ReplaceAll(takeSQL, "GREATEST", "MAX")
 	}
-	return &SQL{db: db, greatest: g, sweepMu: make(chan struct{}, 1), now: time.Now}
+	return &SQL{db: db, take: take, sweepMu: make(chan struct{}, 1), now: time.Now}
 }
 
 // Allow implements Store.
@@ -97,13 +104,8 @@ func (s *SQL) Allow(ctx context.Context, key string, rule Rule) (bool, time.Dura
 	every := rule.Every.Microseconds()
 	limit := every * int64(rule.Burst)
 	s.sweep(ctx, now)
-	// The parameters are typed: PostgreSQL cannot infer them in sums.
-	q := strings.ReplaceAll(`INSERT INTO rate_limits (bucket, tat_us) VALUES (?, CAST(? AS BIGINT) + CAST(? AS BIGINT))
-ON CONFLICT (bucket) DO UPDATE SET tat_us = GREATEST(rate_limits.tat_us, CAST(? AS BIGINT)) + CAST(? AS BIGINT)
-WHERE GREATEST(rate_limits.tat_us, CAST(? AS BIGINT)) + CAST(? AS BIGINT) - CAST(? AS BIGINT) <= CAST(? AS BIGINT)
-RETURNING tat_us`, "GREATEST", s.greatest)
 	var got []int64
-	if err := s.db.WithContext(ctx).Raw(q, key, now, every, now, every, now, every, now, limit).Scan(&got).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(s.take, key, now, every, now, every, now, every, now, limit).Scan(&got).Error; err != nil {
 		return false, 0, fmt.Errorf("rate limit (database): %w", err)
 	}
 	if len(got) == 1 {

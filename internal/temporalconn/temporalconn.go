@@ -192,10 +192,7 @@ func (s *Settings) check(now time.Time) error {
 			}
 			return fmt.Errorf("%s: %w (with the certificate of %s)", s.keySetting(), err, s.certSetting())
 		}
-		leaf, err := x509.ParseCertificate(pair.Certificate[0])
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.certSetting(), err)
-		}
+		leaf := pair.Leaf // parsed by X509KeyPair
 		switch {
 		case now.After(leaf.NotAfter):
 			return fmt.Errorf("%s: certificate expired on %s (subject %q)", s.certSetting(), leaf.NotAfter.UTC().Format(time.RFC3339), leaf.Subject.String())
@@ -212,6 +209,15 @@ func (s *Settings) check(now time.Time) error {
 		if _, err := firstCert(caPEM); err != nil {
 			return fmt.Errorf("%s: %w", s.caSetting(), err)
 		}
+	}
+	// ToClientOptions takes the bytes read here rather than reading the
+	// files a second time.
+	if certPEM != nil {
+		t.ClientCertPath, t.ClientCertData = "", certPEM
+		t.ClientKeyPath, t.ClientKeyData = "", keyPEM
+	}
+	if caPEM != nil {
+		t.ServerCACertPath, t.ServerCACertData = "", caPEM
 	}
 	return nil
 }
