@@ -88,3 +88,17 @@ func (r *run) waitAll(ctx context.Context, ids []string, status string) {
 		}
 	}
 }
+
+// answerActive answers a tax-service status request: every number asked
+// about is in business (b_stt_cd 01).
+func answerActive(w http.ResponseWriter, req *http.Request) {
+	var body struct {
+		BNo []string `json:"b_no"`
+	}
+	_ = json.NewDecoder(req.Body).Decode(&body)
+	var data []map[string]string
+	for _, n := range body.BNo {
+		data = append(data, map[string]string{"b_no": n, "b_stt_cd": "01"})
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"status_code": "OK", "data": data})
+}
