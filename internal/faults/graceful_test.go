@@ -30,14 +30,7 @@ func TestWorkerStopLetsActivityFinish(t *testing.T) {
 	if err := r.topo.WaitWorkers(ctx, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	var created struct {
-		SignupID    string `json:"signup_id"`
-		SignupToken string `json:"signup_token"`
-	}
-	r.call(ctx, http.MethodPost, "/api/v1/signups", "", "application/json", []byte(`{"accepted_terms":["service","privacy"]}`), 201, &created)
-	if t.Failed() {
-		t.FailNow()
-	}
+	created := r.create(ctx)
 	verified := make(chan struct{})
 	go func() {
 		defer close(verified)

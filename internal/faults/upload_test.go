@@ -103,14 +103,7 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 
-			var created struct {
-				SignupID    string `json:"signup_id"`
-				SignupToken string `json:"signup_token"`
-			}
-			r.call(ctx, http.MethodPost, "/api/v1/signups", "", "application/json", []byte(`{"accepted_terms":["service","privacy"]}`), 201, &created)
-			if t.Failed() {
-				t.FailNow()
-			}
+			created := r.create(ctx)
 			path := "/api/v1/signups/" + created.SignupID + "/certificate"
 
 			// Stream the upload through a pipe, so that it is half-way when the
