@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-
 	"github.com/kcloud/onboarding/internal/config"
 	"github.com/kcloud/onboarding/internal/signup"
 )
@@ -96,6 +93,7 @@ func TestRecordHistories(t *testing.T) {
 
 var version = flag.String("version", "v1", "the workflow version the recorded histories belong to")
 
+// save waits for the sign-up's workflow to close and stores its history.
 func save(t *testing.T, s *stack, id, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -106,21 +104,5 @@ func save(t *testing.T, s *stack, id, path string) {
 	if err := run.Get(ctx, &v); err != nil {
 		t.Fatalf("workflow %s: %v", id, err)
 	}
-	iter := s.temporal.GetWorkflowHistory(ctx, signup.WorkflowID(id), "", false, 0)
-	var h historypb.History
-	for iter.HasNext() {
-		e, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, e)
-	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("recorded %d events of %s in %s", len(h.Events), id, path)
+	saveRun(t, s, signup.WorkflowID(id), "", path)
 }

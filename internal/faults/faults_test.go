@@ -72,15 +72,17 @@ func start(t *testing.T, workers int, dbURL string, env ...string) *run {
 	return startWith(t, topology.Options{DatabaseURL: dbURL, Workers: workers, Env: env})
 }
 
-// startWith runs the topology o describes (Bin, Dir and the database are
-// filled in).
+// startWith runs the topology o describes (Bin is filled in, and Dir and the
+// database when not given).
 func startWith(t *testing.T, o topology.Options) *run {
 	t.Helper()
-	dir := t.TempDir()
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
 	if o.DatabaseURL == "" {
 		o.DatabaseURL = storetest.URL(t)
 	}
-	o.Bin, o.Dir = bin, dir
+	o.Bin = bin
 	topo, err := topology.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +110,7 @@ func startWith(t *testing.T, o topology.Options) *run {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	return &run{t: t, topo: topo, db: db, dir: dir}
+	return &run{t: t, topo: topo, db: db, dir: o.Dir}
 }
 
 // outcomes collects how the simulated sign-ups ended.

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -21,15 +20,7 @@ func TestWorkerStopLetsActivityFinish(t *testing.T) {
 		calls.Add(1)
 		asked <- struct{}{}
 		time.Sleep(3 * time.Second)
-		var body struct {
-			BNo []string `json:"b_no"`
-		}
-		_ = json.NewDecoder(req.Body).Decode(&body)
-		var data []map[string]string
-		for _, n := range body.BNo {
-			data = append(data, map[string]string{"b_no": n, "b_stt_cd": "01"})
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"status_code": "OK", "data": data})
+		answerActive(w, req)
 	}))
 	defer nts.Close()
 	r := start(t, 1, "", "NTS_API_URL="+nts.URL, "NTS_SERVICE_KEY=test-key", "NTS_TIMEOUT=10s",
@@ -39,14 +30,7 @@ func TestWorkerStopLetsActivityFinish(t *testing.T) {
 	if err := r.topo.WaitWorkers(ctx, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	var created struct {
-		SignupID    string `json:"signup_id"`
-		SignupToken string `json:"signup_token"`
-	}
-	r.call(ctx, http.MethodPost, "/api/v1/signups", "", "application/json", []byte(`{"accepted_terms":["service","privacy"]}`), 201, &created)
-	if t.Failed() {
-		t.FailNow()
-	}
+	created := r.create(ctx)
 	verified := make(chan struct{})
 	go func() {
 		defer close(verified)

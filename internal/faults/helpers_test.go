@@ -12,14 +12,28 @@ import (
 	"github.com/kcloud/onboarding/internal/bizno"
 )
 
+// newSignup is a new sign-up as POST /api/v1/signups answers it.
+type newSignup struct {
+	SignupID    string `json:"signup_id"`
+	SignupToken string `json:"signup_token"`
+}
+
+// create starts a sign-up (terms accepted); the test stops if that fails.
+func (r *run) create(ctx context.Context) newSignup {
+	r.t.Helper()
+	var c newSignup
+	r.call(ctx, http.MethodPost, "/api/v1/signups", "", "application/json", []byte(`{"accepted_terms":["service","privacy"]}`), 201, &c)
+	if r.t.Failed() {
+		r.t.FailNow()
+	}
+	return c
+}
+
 // submitOne takes one sign-up through the wizard to submit and returns its id.
 func (r *run) submitOne(ctx context.Context, n int) string {
 	t := r.t
 	org := fmt.Sprintf("att-%d-%d", time.Now().UnixNano()%1e6, n)
-	var created struct {
-		SignupID    string `json:"signup_id"`
-		SignupToken string `json:"signup_token"`
-	}
+	var created newSignup
 	r.call(ctx, http.MethodPost, "/api/v1/signups", "", "application/json", []byte(`{"accepted_terms":["service","privacy"]}`), 201, &created)
 	base := "/api/v1/signups/" + created.SignupID
 	var buf bytes.Buffer
@@ -87,4 +101,18 @@ func (r *run) waitAll(ctx context.Context, ids []string, status string) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+}
+
+// answerActive answers a tax-service status request: every number asked
+// about is in business (b_stt_cd 01).
+func answerActive(w http.ResponseWriter, req *http.Request) {
+	var body struct {
+		BNo []string `json:"b_no"`
+	}
+	_ = json.NewDecoder(req.Body).Decode(&body)
+	var data []map[string]string
+	for _, n := range body.BNo {
+		data = append(data, map[string]string{"b_no": n, "b_stt_cd": "01"})
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"status_code": "OK", "data": data})
 }

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -156,15 +155,7 @@ func TestTaxServiceSlowAndFailing(t *testing.T) {
 			_, _ = w.Write([]byte(`{"status_code":"INTERNAL_ERROR"}`))
 			return
 		}
-		var body struct {
-			BNo []string `json:"b_no"`
-		}
-		_ = json.NewDecoder(req.Body).Decode(&body)
-		var data []map[string]string
-		for _, n := range body.BNo {
-			data = append(data, map[string]string{"b_no": n, "b_stt_cd": "01"})
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"status_code": "OK", "data": data})
+		answerActive(w, req)
 	}))
 	defer nts.Close()
 	r := start(t, 1, "", "NTS_API_URL="+nts.URL, "NTS_SERVICE_KEY=test-key", "NTS_TIMEOUT=500ms",

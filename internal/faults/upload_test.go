@@ -99,18 +99,11 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 			dir := t.TempDir()
 			st := makeStore(dir)
 			env := append([]string{"PII_PURGE_EVERY=1s", "CERTIFICATE_SWEEP_AFTER=3s"}, st.env...)
-			r := startIn(t, dir, env...)
+			r := startWith(t, topology.Options{Dir: dir, Workers: 1, Env: env})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 
-			var created struct {
-				SignupID    string `json:"signup_id"`
-				SignupToken string `json:"signup_token"`
-			}
-			r.call(ctx, http.MethodPost, "/api/v1/signups", "", "application/json", []byte(`{"accepted_terms":["service","privacy"]}`), 201, &created)
-			if t.Failed() {
-				t.FailNow()
-			}
+			created := r.create(ctx)
 			path := "/api/v1/signups/" + created.SignupID + "/certificate"
 
 			// Stream the upload through a pipe, so that it is half-way when the
@@ -167,37 +160,6 @@ func TestKilledMidUploadLeavesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startIn runs an API and a worker with their state (DATA_DIR, where the
-// default certificate store is) in dir.
-func startIn(t *testing.T, dir string, env ...string) *run {
-	t.Helper()
-	topo, err := topology.New(topology.Options{Bin: bin, Dir: dir, DatabaseURL: storetest.URL(t), Workers: 1, Env: env})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := topo.Start(ctx); err != nil {
-		topo.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		topo.Close()
-		if t.Failed() {
-			for _, p := range append([]*topology.Proc{topo.API}, topo.Workers...) {
-				b, _ := os.ReadFile(p.Log())
-				t.Logf("--- %s log (end) ---\n%s", p.Name, b[max(0, len(b)-3000):])
-			}
-		}
-	})
-	db, err := store.Open(context.Background(), topo.DatabaseURL(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return &run{t: t, topo: topo, db: db, dir: dir}
 }
 
 // certificates counts a sign-up's certificate rows (in a state, or all).

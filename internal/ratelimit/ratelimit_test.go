@@ -5,21 +5,24 @@ import (
 	"time"
 )
 
+// bucketSteps spend a bucket of burst 3, one more a second, from keys "a"
+// and "b": whether each call is let through, after the clock advances.
+var bucketSteps = []struct {
+	key     string
+	advance time.Duration
+	want    bool
+}{
+	{"a", 0, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
+	{"b", 0, true},
+	{"a", time.Second, true}, {"a", 0, false},
+	{"a", 3 * time.Second, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
+}
+
 func TestLimiter(t *testing.T) {
 	now := time.Unix(0, 0)
 	l := New(3, time.Second)
 	l.now = func() time.Time { return now }
-	steps := []struct {
-		key     string
-		advance time.Duration
-		want    bool
-	}{
-		{"a", 0, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
-		{"b", 0, true},
-		{"a", time.Second, true}, {"a", 0, false},
-		{"a", 3 * time.Second, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
-	}
-	for i, s := range steps {
+	for i, s := range bucketSteps {
 		now = now.Add(s.advance)
 		ok, retry := l.Allow(s.key)
 		if ok != s.want {

@@ -16,18 +16,8 @@ func TestSQLStore(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	s.now = func() time.Time { return now }
 	rule := Rule{Burst: 3, Every: time.Second}
-	steps := []struct {
-		key     string
-		advance time.Duration
-		want    bool
-	}{
-		{"a", 0, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
-		{"b", 0, true},
-		{"a", time.Second, true}, {"a", 0, false},
-		{"a", 3 * time.Second, true}, {"a", 0, true}, {"a", 0, true}, {"a", 0, false},
-	}
 	ctx := context.Background()
-	for i, st := range steps {
+	for i, st := range bucketSteps {
 		now = now.Add(st.advance)
 		ok, retry, err := s.Allow(ctx, st.key, rule)
 		if err != nil {
