@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
@@ -60,8 +61,39 @@ func startUI(addr, frontend, namespace, codecEndpoint string, t *TLS) (*uiServer
 		cfg.Codec = uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: true}
 	}
 	srv := uiserver.NewServer(server_options.WithConfigProvider(cfg))
+	// Start binds addr in the background and ends the process when it
+	// cannot (the UI server logs a fatal error), so wait for it to answer
+	// before anyone is told the server is ready.
 	go func() { _ = srv.Start() }()
+	if err := waitListening(addr, 10*time.Second); err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("devserver: Temporal UI on %s: %w", addr, err)
+	}
 	return &uiServer{srv: srv}, nil
+}
+
+// waitListening waits up to within for something to accept connections on
+// addr (an unspecified host is dialled on the loopback address).
+func waitListening(addr string, within time.Duration) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	target := net.JoinHostPort(host, port)
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", target, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not listening after %s: %w", within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (u *uiServer) stop() { u.srv.Stop() }

@@ -138,6 +138,10 @@ func (r *run) drive(n, concurrency int, park bool, fault func(ctx context.Contex
 		wg.Add(1)
 		go func() { defer wg.Done(); fault(faultCtx) }()
 	}
+	// A process that ends on its own (a port taken, a panic) would leave
+	// the sign-ups waiting until the deadline: stop the run at once instead.
+	crashed := make(chan string, 1)
+	go r.watch(ctx, crashed, cancel)
 	start := time.Now()
 	base := r.url
 	if base == "" {
@@ -149,6 +153,11 @@ func (r *run) drive(n, concurrency int, park bool, fault func(ctx context.Contex
 	elapsed := time.Since(start)
 	stopFault()
 	wg.Wait()
+	select {
+	case name := <-crashed:
+		r.t.Fatalf("%s ended on its own during the run (its log is below)", name)
+	default:
+	}
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -162,6 +171,20 @@ func (r *run) drive(n, concurrency int, park bool, fault func(ctx context.Contex
 	}
 	r.t.Logf("longest wait: %s %.1f s (wizard steps p99 %.0f ms, max %.0f ms)", slowest, ms/1000, res.WizardSteps.P99, res.WizardSteps.Max)
 	return res, outs.all, elapsed
+}
+
+// watch polls the topology's processes until ctx ends; the first that
+// crashed is named on crashed, and the run is stopped.
+func (r *run) watch(ctx context.Context, crashed chan<- string, stop context.CancelFunc) {
+	for sleep(ctx, 500*time.Millisecond) {
+		for _, p := range r.topo.Procs() {
+			if p.Crashed() {
+				crashed <- p.Name
+				stop()
+				return
+			}
+		}
+	}
 }
 
 // sleep waits d or until ctx ends, reporting whether ctx is still live.

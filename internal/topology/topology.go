@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,14 @@ type Proc struct {
 	log  string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// told is set when Kill, Term or Stop ended the process on purpose.
+	told atomic.Bool
+}
+
+// Crashed reports whether the process ended without being told to: it
+// exited on its own or was killed by someone else.
+func (p *Proc) Crashed() bool {
+	return p.done != nil && !p.Running() && !p.told.Load()
 }
 
 // PID is the process id, or 0 when it is not running.
@@ -72,6 +81,7 @@ func (p *Proc) Start() error {
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
 	p.cmd, p.done = cmd, make(chan struct{})
+	p.told.Store(false)
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
@@ -85,6 +95,7 @@ func (p *Proc) Kill() {
 	if !p.Running() {
 		return
 	}
+	p.told.Store(true)
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
@@ -92,6 +103,7 @@ func (p *Proc) Kill() {
 // Term sends SIGTERM to the process (a graceful stop) without waiting.
 func (p *Proc) Term() {
 	if p.Running() {
+		p.told.Store(true)
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
 }
@@ -123,6 +135,7 @@ func (p *Proc) Stop() {
 	if !p.Running() {
 		return
 	}
+	p.told.Store(true)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -154,6 +167,7 @@ type TLS struct {
 // Topology is the running set of processes.
 type Topology struct {
 	opts         Options
+	uiAddr       string // the Temporal UI's
 	Temporal     *Proc
 	Mailbox      *Proc
 	API          *Proc // APIs[0]
@@ -218,7 +232,7 @@ func New(o Options) (*Topology, error) {
 		ports[i] = a
 	}
 	temporalAddr, uiAddr, smtpAddr, mailboxHTTP, apiAddr := ports[0], ports[1], ports[2], ports[3], ports[4]
-	t.TemporalAddr, t.SMTPAddr = temporalAddr, smtpAddr
+	t.TemporalAddr, t.SMTPAddr, t.uiAddr = temporalAddr, smtpAddr, uiAddr
 	t.APIURL, t.MailboxURL = "http://"+apiAddr, "http://"+mailboxHTTP
 	base := baseEnv(o, t, uiAddr)
 	temporalArgs := []string{"temporal"}
@@ -321,16 +335,23 @@ func (t *Topology) Start(ctx context.Context) error {
 	return nil
 }
 
-// startTemporal starts the Temporal process and waits for its frontend. A
-// process that exits first (a port chosen free was taken before it bound
-// it) is started again, twice at most; the error quotes the end of its log,
-// which a test's temporary directory does not keep.
+// startTemporal starts the Temporal process and waits until it says it is
+// ready (its frontend and its UI listen). A process that exits first — a
+// port chosen free was taken before it bound it — is started again on new
+// ports, twice at most; the error quotes the end of its log, which a test's
+// temporary directory does not keep.
 func (t *Topology) startTemporal(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
+		before := strings.Count(readLog(t.Temporal.log), temporalReady)
 		if err := t.Temporal.Start(); err != nil {
 			return err
 		}
 		err := waitTCPWhile(ctx, t.TemporalAddr, time.Minute, t.Temporal)
+		if err == nil {
+			err = waitWhile(ctx, 30*time.Second, t.Temporal, func() bool {
+				return strings.Count(readLog(t.Temporal.log), temporalReady) > before
+			})
+		}
 		if err == nil {
 			return nil
 		}
@@ -338,7 +359,65 @@ func (t *Topology) startTemporal(ctx context.Context) error {
 			t.Temporal.Kill()
 			return fmt.Errorf("temporal: %w; its log ends:\n%s", err, logTail(t.Temporal.log, 20))
 		}
+		if err := t.moveTemporal(); err != nil {
+			return err
+		}
 	}
+}
+
+// temporalReady starts the line `onboarding temporal` prints once its
+// frontend and UI listen.
+const temporalReady = "temporal ready:"
+
+// moveTemporal gives the Temporal frontend and UI new free ports, in every
+// process's environment.
+func (t *Topology) moveTemporal() error {
+	var free ports
+	defer free.release()
+	frontend, err := free.addr()
+	if err != nil {
+		return err
+	}
+	ui, err := free.addr()
+	if err != nil {
+		return err
+	}
+	for _, p := range t.Procs() {
+		p.env = replaceEnv(p.env, "TEMPORAL_ADDRESS", t.TemporalAddr, frontend)
+		p.env = replaceEnv(p.env, "TEMPORAL_UI_ADDR", t.uiAddr, ui)
+	}
+	t.TemporalAddr, t.uiAddr = frontend, ui
+	return nil
+}
+
+// replaceEnv sets key to to wherever env sets it to from.
+func replaceEnv(env []string, key, from, to string) []string {
+	out := slices.Clone(env)
+	for i, kv := range out {
+		if kv == key+"="+from {
+			out[i] = key + "=" + to
+		}
+	}
+	return out
+}
+
+// waitWhile waits up to within for ok, giving up as soon as p exits.
+func waitWhile(ctx context.Context, within time.Duration, p *Proc, ok func() bool) error {
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if !p.Running() {
+			return fmt.Errorf("%s exited before it was ready", p.Name)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s", p.Name, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // waitTCPWhile is WaitTCP that gives up as soon as p (if any) exits.
@@ -362,6 +441,12 @@ func waitTCPWhile(ctx context.Context, addr string, within time.Duration, p *Pro
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// readLog is a log file's text ("" when it cannot be read).
+func readLog(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }
 
 // logTail is the last n lines of a log file.
