@@ -60,6 +60,20 @@ func TestStatementsPerCall(t *testing.T) {
 			_, err := f.acts.ProvisionOwner(ctx, provisionInput("s", "stmt-co"))
 			return err
 		}, 6},
+		// Organization and owner, the link's upsert, its sent time with the
+		// older links' revocation, and the invited view's save.
+		{"SendInvitation with the invited view", func() error {
+			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 1))
+			return err
+		}, either(4, 5)},
+		{"SendInvitation, run again", func() error {
+			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 1))
+			return err
+		}, either(4, 5)},
+		{"SendInvitation, reminder", func() error {
+			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 2))
+			return err
+		}, either(4, 5)},
 	}
 	for _, c := range calls {
 		before := n.Load()
@@ -179,4 +193,18 @@ func TestSendInvitationSavesView(t *testing.T) {
 			t.Errorf("%d %s, want 1", got, c.what)
 		}
 	}
+}
+
+// invitedInput is the Seq-th link of sign-up id with the invited view to
+// save, as the workflow sends it.
+func invitedInput(id string, seq int) activities.SendInvitationInput {
+	now := time.Now().UTC()
+	exp := now.Add(time.Hour)
+	return activities.SendInvitationInput{SignupID: id, Seq: seq, Kind: signup.InvitationFirst, ExpiresAt: exp,
+		Save: &activities.SaveSignupInput{
+			View:    signup.View{SignupID: id, Status: signup.StatusInvited, Invite: &signup.Invite{ExpiresAt: exp}, CreatedAt: now, UpdatedAt: now},
+			Version: int64(6 + seq), TokenHash: "h",
+			Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorSystem}, Action: signup.ActionInvitationSent,
+				From: signup.StatusProvisioning, To: signup.StatusInvited},
+		}}
 }
