@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,4 +156,56 @@ func countStatements(t *testing.T, db *gorm.DB) *atomic.Int64 {
 		t.Fatal(err)
 	}
 	return &n
+}
+
+// Signing in reads the user, their organization and roles in one query and
+// inserts the session: 2 statements, roles sorted, [] when there are none.
+// Me still reads session, user, organization and roles.
+func TestSignInStatements(t *testing.T) {
+	ctx := context.Background()
+	svc, db := accounts(t)
+	var user models.User
+	if err := db.Where("email = ?", "active@example.com").Take(&user).Error; err != nil {
+		t.Fatal(err)
+	}
+	n := countStatements(t, db.DB)
+	for _, c := range []struct {
+		name  string
+		roles []string
+	}{
+		{"no roles", []string{}},
+		{"owner roles", []string{models.RoleBillingAdmin, models.RoleOrganizationAdmin}},
+	} {
+		if len(c.roles) > 0 {
+			for _, role := range []string{models.RoleOrganizationAdmin, models.RoleBillingAdmin} {
+				if err := db.Create(&models.RoleAssignment{ID: uuid.NewString(), OrganizationID: user.OrganizationID, UserID: user.ID,
+					RoleID: role, CreatedAt: time.Now().UTC()}).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		before := n.Load()
+		con, err := svc.SignIn(ctx, "acme-cloud", "active@example.com", rightPassword)
+		ran := n.Load() - before
+		t.Logf("sign-in, %s: %d statements", c.name, ran)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if con.Roles == nil || !slices.Equal(con.Roles, c.roles) || con.Organization.OrganizationName != "acme-cloud" ||
+			con.User.Email != "active@example.com" || !con.User.IsOwner || con.SessionToken == "" {
+			t.Errorf("%s: console %+v, want roles %v", c.name, con, c.roles)
+		}
+		if ran != 2 {
+			t.Errorf("%s: sign-in ran %d statements, want 2", c.name, ran)
+		}
+		before = n.Load()
+		me, err := svc.Me(ctx, con.SessionToken)
+		t.Logf("me, %s: %d statements", c.name, n.Load()-before)
+		if err != nil || !slices.Equal(me.Roles, c.roles) || me.Organization.OrganizationName != "acme-cloud" {
+			t.Errorf("%s: me %+v, %v", c.name, me, err)
+		}
+		if got := n.Load() - before; got > 4 {
+			t.Errorf("%s: me ran %d statements, want ≤ 4", c.name, got)
+		}
+	}
 }

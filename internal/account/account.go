@@ -403,16 +403,15 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 	key, kerr := orgname.Normalize(orgName)
 	mail, merr := contact.NormalizeEmail(email)
 	var (
-		org  models.Organization
-		user models.User
+		org   models.Organization
+		user  models.User
+		roles []string
 	)
 	db := s.db.WithContext(ctx)
 	found := kerr == nil && merr == nil
 	if found {
-		err := db.Where("name_key = ? AND status = ?", key, models.OrganizationActive).Take(&org).Error
-		if err == nil {
-			err = db.Where("organization_id = ? AND email = ? AND status <> ?", org.ID, mail, models.UserDisabled).Take(&user).Error
-		}
+		var err error
+		user, org, roles, err = signInAccount(db, key, mail)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			found = false
 		} else if err != nil {
@@ -464,9 +463,45 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 	if err != nil {
 		return Console{}, fmt.Errorf("sign in: %w", err)
 	}
-	c, err := s.console(ctx, user, org, sess.ExpiresAt)
+	c := console(user, org, sess.ExpiresAt, roles)
 	c.SessionToken = token
-	return c, err
+	return c, nil
+}
+
+// signInAccount reads, in one query, the user of an active organization with
+// this email (unless disabled), that organization and the user's roles: the
+// join gives one row per role (one with no role when there is none). No
+// such user is gorm.ErrRecordNotFound.
+func signInAccount(db *gorm.DB, key, mail string) (models.User, models.Organization, []string, error) {
+	var rows []struct {
+		models.User
+		OrgName     string
+		OrgSignupID string
+		RoleID      *string
+	}
+	err := db.Table("users").
+		Select("users.*, organizations.name AS org_name, organizations.signup_id AS org_signup_id, role_assignments.role_id AS role_id").
+		Joins("JOIN organizations ON organizations.id = users.organization_id").
+		Joins("LEFT JOIN role_assignments ON role_assignments.user_id = users.id").
+		Where("organizations.name_key = ? AND organizations.status = ? AND users.email = ? AND users.status <> ?",
+			key, models.OrganizationActive, mail, models.UserDisabled).
+		Find(&rows).Error
+	if err != nil {
+		return models.User{}, models.Organization{}, nil, err
+	}
+	if len(rows) == 0 {
+		return models.User{}, models.Organization{}, nil, gorm.ErrRecordNotFound
+	}
+	user := rows[0].User
+	org := models.Organization{ID: user.OrganizationID, SignupID: rows[0].OrgSignupID, Name: rows[0].OrgName,
+		NameKey: &key, Status: models.OrganizationActive}
+	var roles []string
+	for _, r := range rows {
+		if r.RoleID != nil {
+			roles = append(roles, *r.RoleID)
+		}
+	}
+	return user, org, roles, nil
 }
 
 func (s *Service) failedAttempt(ctx context.Context, user models.User, org models.Organization) error {
@@ -491,19 +526,26 @@ func (s *Service) failedAttempt(ctx context.Context, user models.User, org model
 	})
 }
 
-func (s *Service) console(ctx context.Context, user models.User, org models.Organization, expires time.Time) (Console, error) {
+// console is what the console shows of a signed-in user with these roles.
+func console(user models.User, org models.Organization, expires time.Time, roles []string) Console {
 	var c Console
-	var roles []string
-	if err := s.db.WithContext(ctx).Model(&models.RoleAssignment{}).Where("user_id = ?", user.ID).
-		Pluck("role_id", &roles).Error; err != nil {
-		return c, fmt.Errorf("roles: %w", err)
-	}
-	sort.Strings(roles)
+	// A copy, sorted, and never nil: the answer lists roles as [] when none.
+	c.Roles = slices.Clip(append([]string{}, roles...))
+	sort.Strings(c.Roles)
 	c.ExpiresAt = expires
 	c.User.Email, c.User.Name, c.User.IsOwner = user.Email, user.Name, user.IsOwner
 	c.Organization.OrganizationName = org.Name
-	c.Roles = slices.Clip(append([]string{}, roles...))
-	return c, nil
+	return c
+}
+
+// roles lists the ids of the user's roles.
+func (s *Service) roles(ctx context.Context, userID string) ([]string, error) {
+	var roles []string
+	if err := s.db.WithContext(ctx).Model(&models.RoleAssignment{}).Where("user_id = ?", userID).
+		Pluck("role_id", &roles).Error; err != nil {
+		return nil, fmt.Errorf("roles: %w", err)
+	}
+	return roles, nil
 }
 
 // Me returns the signed-in user of a live session.
@@ -534,7 +576,11 @@ func (s *Service) Me(ctx context.Context, token string) (Console, error) {
 		}
 		return Console{}, fmt.Errorf("session: %w", err)
 	}
-	return s.console(ctx, user, org, sess.ExpiresAt)
+	roles, err := s.roles(ctx, user.ID)
+	if err != nil {
+		return Console{}, err
+	}
+	return console(user, org, sess.ExpiresAt, roles), nil
 }
 
 // SignOut ends a session. An unknown token is already signed out.
