@@ -100,15 +100,11 @@ type PasswordSet struct {
 	OutboxID string `json:"-"`
 }
 
-// owe records the password_set signal the sign-up's workflow must get.
-func (s *Service) owe(tx *gorm.DB, res *PasswordSet, via string) error {
-	now := s.now()
-	row := models.SignalOutbox{ID: uuid.NewString(), SignupID: res.SignupID, UserID: res.UserID, Via: via, CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
-	if err := tx.Create(&row).Error; err != nil {
-		return fmt.Errorf("signal outbox: %w", err)
-	}
-	res.OutboxID = row.ID
-	return nil
+// owed is the outbox row of the password_set signal the sign-up's workflow
+// must get, written with the change it reports.
+func owed(res PasswordSet, via string, now time.Time) models.SignalOutbox {
+	return models.SignalOutbox{ID: uuid.NewString(), SignupID: res.SignupID, UserID: res.UserID, Via: via,
+		CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
 }
 
 func (s *Service) invitation(tx *gorm.DB, token string) (models.InvitationToken, models.User, models.Organization, error) {
@@ -196,13 +192,13 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 			}
 			return ErrInvitationExpired
 		}
-		if err := s.setPassword(tx, user, org.SignupID, hash, "invitation_accepted"); err != nil {
-			return err
-		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
-		return s.owe(tx, &res, "invitation")
+		return s.setPassword(tx, user, hash, "invitation_accepted", &res, "invitation")
 	})
-	return res, err
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	return res, nil
 }
 
 // acceptLink marks the accepted link used and the sign-up's other pending
@@ -215,9 +211,10 @@ SET status = CASE WHEN id = ? THEN ? ELSE ? END, used_at = CASE WHEN id = ? THEN
 WHERE signup_id = ? AND status = ? AND (id <> ? OR expires_at > ?)
 RETURNING id`
 
-// setPassword stores a new password hash, activates the user and records
-// the hash in the history.
-func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, action string) error {
+// setPassword stores a new password hash, activates the user, records the
+// hash in the history and the change in the audit log, and owes res's
+// sign-up the password_set signal (res.OutboxID names it).
+func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string, res *PasswordSet, via string) error {
 	now := s.now()
 	// Conditional on the status read before the transaction: a user
 	// disabled since then keeps that status, and the link is not valid.
@@ -231,13 +228,58 @@ func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, act
 	if upd.RowsAffected == 0 {
 		return ErrInvalidToken
 	}
-	if err := tx.Create(&models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now}).Error; err != nil {
-		return fmt.Errorf("set password: history: %w", err)
+	rows := passwordSetRows{
+		history: models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now},
+		audit:   auditEvent(now, user, res.SignupID, action, user.Status, models.UserActive),
+		outbox:  owed(*res, via, now),
 	}
-	return audit(tx, now, user, signupID, action, user.Status, models.UserActive)
+	if err := rows.insert(tx); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	res.OutboxID = rows.outbox.ID
+	return nil
 }
 
-func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from, to string) error {
+// passwordSetRows are the rows a set password adds beside the user's.
+type passwordSetRows struct {
+	history models.PasswordHistory
+	audit   models.AuditEvent
+	outbox  models.SignalOutbox
+}
+
+// insert writes the rows: on PostgreSQL as one statement (the first two
+// inserts in WITH, which run whether or not they are read), elsewhere as
+// three.
+func (r passwordSetRows) insert(tx *gorm.DB) error {
+	if tx.Name() != "postgres" {
+		for _, row := range []any{&r.history, &r.audit, &r.outbox} {
+			if err := tx.Create(row).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	h, a, o := r.history, r.audit, r.outbox
+	return tx.Exec(insertPasswordSet, h.ID, h.UserID, h.PasswordHash, h.CreatedAt,
+		a.ID, a.SignupID, a.UserID, a.Actor, a.Action, a.FromStatus, a.ToStatus, a.CreatedAt,
+		o.ID, o.SignupID, o.UserID, o.Via, o.CreatedAt, o.NextAttemptAt).Error
+}
+
+// insertPasswordSet is passwordSetRows.insert on PostgreSQL. Arguments: the
+// history's id, user id, hash, created; the audit event's id, signup id,
+// user id, actor, action, from, to, created; the outbox row's id, signup
+// id, user id, via, created, next attempt.
+const insertPasswordSet = `WITH history AS (
+	INSERT INTO password_history (id, user_id, password_hash, created_at) VALUES (?, ?, ?, ?)
+), audit AS (
+	INSERT INTO audit_events (id, signup_id, user_id, actor, action, from_status, to_status, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+)
+INSERT INTO signal_outbox (id, signup_id, user_id, via, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)`
+
+// auditEvent is a user's status change (or, from = to, another action) as
+// an audit event.
+func auditEvent(now time.Time, user models.User, signupID, action, from, to string) models.AuditEvent {
 	e := models.AuditEvent{ID: uuid.NewString(), UserID: &user.ID, Actor: string(signup.ActorUser), Action: action, CreatedAt: now}
 	if from != to {
 		e.FromStatus, e.ToStatus = &from, &to
@@ -245,6 +287,11 @@ func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from,
 	if signupID != "" {
 		e.SignupID = &signupID
 	}
+	return e
+}
+
+func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from, to string) error {
+	e := auditEvent(now, user, signupID, action, from, to)
 	if err := tx.Create(&e).Error; err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -306,13 +353,13 @@ func (s *Service) ConfirmReset(ctx context.Context, token, pw string) (PasswordS
 		if err := tx.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
 			return err
 		}
-		if err := s.setPassword(tx, user, org.SignupID, hash, "password_reset"); err != nil {
-			return err
-		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
-		return s.owe(tx, &res, "reset")
+		return s.setPassword(tx, user, hash, "password_reset", &res, "reset")
 	})
-	return res, err
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	return res, nil
 }
 
 func (s *Service) resetToken(tx *gorm.DB, token string) (models.PasswordResetToken, models.User, error) {
