@@ -368,6 +368,69 @@ func TestVerifyBusinessNumber(t *testing.T) {
 	})
 }
 
+// A retried SendInvitation gives its Seq's link a new hash and expiry and
+// makes it pending again, unless it was used: a used link stays as it is.
+// Once a later Seq is out, the pending earlier links are revoked, not a
+// used one.
+func TestSendInvitationLinkRows(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	id := "links"
+	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "links-co"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.acts.ProvisionOwner(ctx, provisionInput(id, "links-co")); err != nil {
+		t.Fatal(err)
+	}
+	sends := 0
+	send := func(seq int) {
+		t.Helper()
+		sends++
+		in := activities.SendInvitationInput{SignupID: id, Seq: seq, Kind: signup.InvitationFirst,
+			ExpiresAt: time.Now().UTC().Add(time.Duration(sends) * time.Hour)}
+		if res, err := f.acts.SendInvitation(ctx, in); err != nil || res.SentAt.IsZero() {
+			t.Fatalf("send #%d (seq %d): %+v, %v", sends, seq, res, err)
+		}
+	}
+	link := func(seq int) models.InvitationToken {
+		t.Helper()
+		var row models.InvitationToken
+		if err := f.db.Where("signup_id = ? AND seq = ?", id, seq).Take(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		return row
+	}
+	setStatus := func(seq int, status string) {
+		t.Helper()
+		if err := f.db.Model(&models.InvitationToken{}).Where("signup_id = ? AND seq = ?", id, seq).Update("status", status).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	send(1)
+	first := link(1)
+	setStatus(1, models.TokenExpired)
+	send(1)
+	renewed := link(1)
+	if renewed.ID != first.ID || renewed.Status != models.TokenPending || renewed.TokenHash == first.TokenHash ||
+		!renewed.ExpiresAt.After(first.ExpiresAt) || renewed.SentAt == nil {
+		t.Errorf("resent link %+v, first %+v: want the same row pending with a new hash and expiry, sent", renewed, first)
+	}
+
+	setStatus(1, models.TokenUsed)
+	send(1)
+	if used := link(1); used.Status != models.TokenUsed || used.TokenHash != renewed.TokenHash || !used.ExpiresAt.Equal(renewed.ExpiresAt) {
+		t.Errorf("used link after a resend %+v, want it used with hash and expiry unchanged (%+v)", used, renewed)
+	}
+	send(2)
+	send(3)
+	for seq, want := range map[int]string{1: models.TokenUsed, 2: models.TokenRevoked, 3: models.TokenPending} {
+		if got := link(seq); got.Status != want || got.SentAt == nil {
+			t.Errorf("link %d: %s, sent at %v; want %s, sent", seq, got.Status, got.SentAt, want)
+		}
+	}
+}
+
 func TestSendInvitationMailRefused(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)

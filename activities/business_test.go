@@ -20,6 +20,12 @@ import (
 // The tax service of these tests knows every number but 120-81-47521.
 func bounded(t *testing.T, maxOpen int) (fixture, *activities.Activities) {
 	t.Helper()
+	return boundedCached(t, maxOpen, 0)
+}
+
+// boundedCached is bounded with the tax service's answers cached for ttl.
+func boundedCached(t *testing.T, maxOpen int, ttl time.Duration) (fixture, *activities.Activities) {
+	t.Helper()
 	srv := httptest.NewServer(&fakeNTS{handler: func(w http.ResponseWriter, numbers []string) {
 		code := "01"
 		if len(numbers) == 1 && numbers[0] == "1208147521" {
@@ -30,7 +36,7 @@ func bounded(t *testing.T, maxOpen int) (fixture, *activities.Activities) {
 	t.Cleanup(srv.Close)
 	f := newFixture(t, nil)
 	acts := activities.New(activities.Deps{DB: f.db, NTS: nts.NewClient(srv.URL, "key+/=", time.Second, srv.Client()),
-		Log: slog.New(slog.DiscardHandler), MaxOpenPerBusiness: maxOpen})
+		NTSCacheTTL: ttl, Log: slog.New(slog.DiscardHandler), MaxOpenPerBusiness: maxOpen})
 	return f, acts
 }
 
@@ -127,5 +133,33 @@ func TestOpenSignupsBoundUnderRace(t *testing.T) {
 	wg.Wait()
 	if ok != 3 || too != 17 || f.count(t, &models.BusinessNumberSlot{}, "business_number = ?", "220-81-62517") != 3 {
 		t.Fatalf("%d verified, %d refused", ok, too)
+	}
+}
+
+// The statements of VerifyBusinessNumber with a bound and the tax service:
+// the slot's insert, the cache's read and write, and the give-back of the
+// sign-up's other numbers' slots; run again, the insert conflicts and the
+// held slot is found, and the cached answer is used.
+func TestVerifyStatements(t *testing.T) {
+	ctx := context.Background()
+	f, acts := boundedCached(t, 3, time.Hour)
+	n := statements(t, f.db.DB)
+	id := uuid.NewString()
+	for _, c := range []struct {
+		name string
+		max  int64
+	}{{"first claim, answer not cached", 4}, {"slot held, answer cached", 4}} {
+		before := n.Load()
+		if _, err := acts.VerifyBusinessNumber(ctx, activities.VerifyInput{BusinessNumber: "2208162517", SignupID: id}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := n.Load() - before
+		t.Logf("VerifyBusinessNumber, %s: %d statements", c.name, got)
+		if got > c.max {
+			t.Errorf("%s: %d statements, want ≤ %d", c.name, got, c.max)
+		}
+	}
+	if got := f.count(t, &models.BusinessNumberSlot{}, "signup_id = ?", id); got != 1 {
+		t.Errorf("%d slots held, want 1", got)
 	}
 }

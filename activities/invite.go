@@ -85,13 +85,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 	}
 	sent := a.now()
 	record := func(tx *gorm.DB) error {
-		if err := tx.Model(&models.InvitationToken{}).Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).
-			Update("sent_at", sent).Error; err != nil {
-			return err
-		}
-		return tx.Model(&models.InvitationToken{}).
-			Where("signup_id = ? AND seq < ? AND status = ?", in.SignupID, in.Seq, models.TokenPending).
-			Update("status", models.TokenRevoked).Error
+		return tx.Exec(markLinkSent, in.Seq, sent, in.Seq, models.TokenRevoked, in.SignupID, in.Seq, in.Seq, models.TokenPending).Error
 	}
 	if err := a.saveWith(ctx, in.Save, &sent, record); err != nil {
 		return SendInvitationResult{}, fmt.Errorf("send invitation: record: %w", err)
@@ -103,34 +97,74 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 // and, while the owner still has to set a password, makes the link of
 // in.Seq pending with hash (one row a Seq; a used one stays used).
 func issueLink(tx *gorm.DB, in SendInvitationInput, hash string, now time.Time, org *models.Organization, owner *models.User) error {
-	if err := tx.Where("signup_id = ?", in.SignupID).Take(org).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return permanent(signup.CodeNotProvisioned, "the sign-up has no organization yet", nil)
-		}
-		return err
-	}
-	if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(owner).Error; err != nil {
+	if err := linkParties(tx, in.SignupID, org, owner); err != nil {
 		return err
 	}
 	if owner.Status == models.UserActive || owner.Status == models.UserDisabled {
 		return nil
 	}
-	var row models.InvitationToken
-	err := tx.Where("signup_id = ? AND seq = ?", in.SignupID, in.Seq).Take(&row).Error
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		row = models.InvitationToken{ID: newID(), SignupID: in.SignupID, UserID: owner.ID, Seq: in.Seq,
-			Kind: string(in.Kind), TokenHash: hash, Status: models.TokenPending, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
-		return tx.Create(&row).Error
-	case err != nil:
-		return err
-	case row.Status == models.TokenUsed:
-		return nil
-	default:
-		return tx.Model(&row).Updates(map[string]any{"token_hash": hash, "status": models.TokenPending,
-			"expires_at": in.ExpiresAt.UTC()}).Error
-	}
+	return tx.Exec(upsertLink, newID(), in.SignupID, owner.ID, in.Seq, string(in.Kind), hash, models.TokenPending,
+		in.ExpiresAt.UTC(), now, models.TokenUsed).Error
 }
+
+// linkParties reads the sign-up's organization and its owner in one query.
+// No organization is permanent (not provisioned); an organization without
+// an owner is gorm.ErrRecordNotFound, retried, as the owner's own read was.
+func linkParties(tx *gorm.DB, signupID string, org *models.Organization, owner *models.User) error {
+	var row struct {
+		OrgID       string
+		OrgName     string
+		OwnerID     *string
+		OwnerName   *string
+		OwnerEmail  *string
+		OwnerStatus *string
+	}
+	err := tx.Table("organizations").
+		Select("organizations.id AS org_id, organizations.name AS org_name, users.id AS owner_id, "+
+			"users.name AS owner_name, users.email AS owner_email, users.status AS owner_status").
+		Joins("LEFT JOIN users ON users.organization_id = organizations.id AND users.is_owner = ?", true).
+		Where("organizations.signup_id = ?", signupID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return permanent(signup.CodeNotProvisioned, "the sign-up has no organization yet", nil)
+	}
+	if err != nil {
+		return err
+	}
+	if row.OwnerID == nil {
+		return fmt.Errorf("owner of organization %s: %w", row.OrgID, gorm.ErrRecordNotFound)
+	}
+	*org = models.Organization{ID: row.OrgID, SignupID: signupID, Name: row.OrgName}
+	*owner = models.User{ID: *row.OwnerID, OrganizationID: row.OrgID, IsOwner: true,
+		Name: deref(row.OwnerName), Email: deref(row.OwnerEmail), Status: deref(row.OwnerStatus)}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// upsertLink makes the link of (sign-up, Seq) pending with a new hash and
+// expiry in one statement, inserting it the first time; a used link is
+// left as it is (the WHERE), so a retry after acceptance changes nothing.
+// It relies on the UNIQUE (signup_id, seq) of the initial schema.
+// Arguments: id, signup id, user id, seq, kind, hash, pending, expires,
+// created, used.
+const upsertLink = `INSERT INTO invitation_tokens (id, signup_id, user_id, seq, kind, token_hash, status, expires_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (signup_id, seq) DO UPDATE SET token_hash = excluded.token_hash, status = excluded.status,
+	expires_at = excluded.expires_at
+WHERE invitation_tokens.status <> ?`
+
+// markLinkSent records the sent time of the link of Seq and revokes the
+// sign-up's pending links of earlier Seqs, in one statement: the link of
+// Seq keeps its status (whatever it is) and the others keep their sent
+// time. Arguments: seq, sent, seq, revoked, signup id, seq, seq, pending.
+const markLinkSent = `UPDATE invitation_tokens
+SET sent_at = CASE WHEN seq = ? THEN ? ELSE sent_at END, status = CASE WHEN seq = ? THEN status ELSE ? END
+WHERE signup_id = ? AND (seq = ? OR (seq < ? AND status = ?))`
 
 // saveWith writes in (if set) as SaveSignup does, with sent as its
 // invitation's sent time and alsoInTx in the same transaction; without in

@@ -76,16 +76,25 @@ func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificate
 		replaced []certstore.Pending
 	)
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Select("id", "signup_id", "filename", "content_type", "size", "sha256", "created_at").
-			Where("id = ? AND signup_id = ? AND state = ?", in.CertificateID, in.SignupID, certstore.StateStored).Take(&c).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return permanent(signup.CodeCertificateMissing, "the uploaded certificate is gone; upload it again", nil)
-		}
-		if err != nil {
+		// One read for the certificate to attach and those it replaces: the
+		// sign-up's stored certificates.
+		var stored, others []models.Certificate
+		if err := tx.Select("id", "signup_id", "filename", "content_type", "size", "sha256", "object_key", "created_at").
+			Where("signup_id = ? AND state = ?", in.SignupID, certstore.StateStored).Find(&stored).Error; err != nil {
 			return fmt.Errorf("attach certificate: %w", err)
 		}
-		replaced, err = certstore.Retire(tx, "signup_id = ? AND id <> ? AND state = ?", in.SignupID, in.CertificateID, certstore.StateStored)
-		if err != nil {
+		for _, row := range stored {
+			if row.ID == in.CertificateID {
+				c = row
+			} else {
+				others = append(others, row)
+			}
+		}
+		if c.ID == "" {
+			return permanent(signup.CodeCertificateMissing, "the uploaded certificate is gone; upload it again", nil)
+		}
+		var err error
+		if replaced, err = certstore.RetireRows(tx, others); err != nil {
 			return fmt.Errorf("attach certificate: %w", err)
 		}
 		return nil

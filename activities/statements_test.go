@@ -39,29 +39,62 @@ func TestStatementsPerCall(t *testing.T) {
 		}
 		return lite
 	}
+	firstCert := f.upload(t, "s")
+	var nextCert models.Certificate
+	attach := func(id string) func() error {
+		return func() error {
+			_, err := f.acts.AttachCertificate(ctx, activities.AttachCertificateInput{SignupID: "s", CertificateID: id})
+			return err
+		}
+	}
 	calls := []struct {
 		name string
 		call func() error
 		max  int64
+		// prepare, if set, runs before the call, uncounted.
+		prepare func()
 	}{
 		{"ReserveName, first name", func() error {
 			return f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "s", Name: "stmt-co"})
-		}, either(1, 2)},
+		}, either(1, 2), nil},
 		{"ReserveName, same name again", func() error {
 			return f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "s", Name: "stmt-co"})
-		}, either(1, 2)},
+		}, either(1, 2), nil},
 		{"ReserveName, taken", func() error {
 			if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "t", Name: "stmt-co"}); err == nil {
 				t.Error("taken name reserved")
 			}
 			return nil
-		}, either(1, 2)},
+		}, either(1, 2), nil},
+		// The sign-up's stored certificates in one read; replacing one adds
+		// its retirement and, after the commit, its row's delete.
+		{"AttachCertificate, first", attach(firstCert.ID), 1, nil},
+		{"AttachCertificate, again", attach(firstCert.ID), 1, nil},
+		{"AttachCertificate, replacing one", func() error { return attach(nextCert.ID)() }, 3,
+			func() { nextCert = f.upload(t, "s") }},
 		{"ProvisionOwner", func() error {
 			_, err := f.acts.ProvisionOwner(ctx, provisionInput("s", "stmt-co"))
 			return err
-		}, 6},
+		}, 6, nil},
+		// Organization and owner, the link's upsert, its sent time with the
+		// older links' revocation, and the invited view's save.
+		{"SendInvitation with the invited view", func() error {
+			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 1))
+			return err
+		}, either(4, 5), nil},
+		{"SendInvitation, run again", func() error {
+			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 1))
+			return err
+		}, either(4, 5), nil},
+		{"SendInvitation, reminder", func() error {
+			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 2))
+			return err
+		}, either(4, 5), nil},
 	}
 	for _, c := range calls {
+		if c.prepare != nil {
+			c.prepare()
+		}
 		before := n.Load()
 		if err := c.call(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -179,4 +212,18 @@ func TestSendInvitationSavesView(t *testing.T) {
 			t.Errorf("%d %s, want 1", got, c.what)
 		}
 	}
+}
+
+// invitedInput is the Seq-th link of sign-up id with the invited view to
+// save, as the workflow sends it.
+func invitedInput(id string, seq int) activities.SendInvitationInput {
+	now := time.Now().UTC()
+	exp := now.Add(time.Hour)
+	return activities.SendInvitationInput{SignupID: id, Seq: seq, Kind: signup.InvitationFirst, ExpiresAt: exp,
+		Save: &activities.SaveSignupInput{
+			View:    signup.View{SignupID: id, Status: signup.StatusInvited, Invite: &signup.Invite{ExpiresAt: exp}, CreatedAt: now, UpdatedAt: now},
+			Version: int64(6 + seq), TokenHash: "h",
+			Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorSystem}, Action: signup.ActionInvitationSent,
+				From: signup.StatusProvisioning, To: signup.StatusInvited},
+		}}
 }

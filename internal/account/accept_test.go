@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func statuses(t *testing.T, db *store.DB, signupID string) map[int]string {
 }
 
 // Accepting a link uses it, revokes the sign-up's other pending links and
-// activates the owner, in 6 statements; a used, revoked, expired link or a
+// activates the owner, in 6 statements (4 on PostgreSQL); a used, revoked, expired link or a
 // disabled owner changes nothing.
 func TestAcceptInvitation(t *testing.T) {
 	ctx := context.Background()
@@ -134,10 +135,17 @@ func TestAcceptInvitation(t *testing.T) {
 			if user.Status != models.UserActive || user.PasswordHash == nil || res.OutboxID == "" {
 				t.Errorf("owner %s, password set %v, outbox %q", user.Status, user.PasswordHash != nil, res.OutboxID)
 			}
-			// The read of the link, the link update, the user, the password
-			// history, the audit row and the owed signal.
-			if ran != 6 {
-				t.Errorf("%d statements, want 6", ran)
+			checkPasswordSet(t, db, user, signupID, "invitation_accepted", models.UserInvited, res.OutboxID, "invitation")
+			// The read of the link, the link update, the user, and the
+			// password history, the audit row and the owed signal (one
+			// statement on PostgreSQL).
+			want := int64(6)
+			if db.Dialect == store.Postgres {
+				want = 4
+			}
+			t.Logf("accept: %d statements", ran)
+			if ran != want {
+				t.Errorf("%d statements, want %d", ran, want)
 			}
 			if _, err := svc.AcceptInvitation(ctx, c.pick(older, newer, expired), rightPassword); !errors.Is(err, ErrInvalidToken) {
 				t.Errorf("second accept: %v, want %v", err, ErrInvalidToken)
@@ -155,4 +163,133 @@ func countStatements(t *testing.T, db *gorm.DB) *atomic.Int64 {
 		t.Fatal(err)
 	}
 	return &n
+}
+
+// Signing in reads the user, their organization and roles in one query and
+// inserts the session: 2 statements, roles sorted, [] when there are none.
+// Me still reads session, user, organization and roles.
+func TestSignInStatements(t *testing.T) {
+	ctx := context.Background()
+	svc, db := accounts(t)
+	var user models.User
+	if err := db.Where("email = ?", "active@example.com").Take(&user).Error; err != nil {
+		t.Fatal(err)
+	}
+	n := countStatements(t, db.DB)
+	for _, c := range []struct {
+		name  string
+		roles []string
+	}{
+		{"no roles", []string{}},
+		{"owner roles", []string{models.RoleBillingAdmin, models.RoleOrganizationAdmin}},
+	} {
+		if len(c.roles) > 0 {
+			for _, role := range []string{models.RoleOrganizationAdmin, models.RoleBillingAdmin} {
+				if err := db.Create(&models.RoleAssignment{ID: uuid.NewString(), OrganizationID: user.OrganizationID, UserID: user.ID,
+					RoleID: role, CreatedAt: time.Now().UTC()}).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		before := n.Load()
+		con, err := svc.SignIn(ctx, "acme-cloud", "active@example.com", rightPassword)
+		ran := n.Load() - before
+		t.Logf("sign-in, %s: %d statements", c.name, ran)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if con.Roles == nil || !slices.Equal(con.Roles, c.roles) || con.Organization.OrganizationName != "acme-cloud" ||
+			con.User.Email != "active@example.com" || !con.User.IsOwner || con.SessionToken == "" {
+			t.Errorf("%s: console %+v, want roles %v", c.name, con, c.roles)
+		}
+		if ran != 2 {
+			t.Errorf("%s: sign-in ran %d statements, want 2", c.name, ran)
+		}
+		before = n.Load()
+		me, err := svc.Me(ctx, con.SessionToken)
+		t.Logf("me, %s: %d statements", c.name, n.Load()-before)
+		if err != nil || !slices.Equal(me.Roles, c.roles) || me.Organization.OrganizationName != "acme-cloud" {
+			t.Errorf("%s: me %+v, %v", c.name, me, err)
+		}
+		if got := n.Load() - before; got > 4 {
+			t.Errorf("%s: me ran %d statements, want ≤ 4", c.name, got)
+		}
+	}
+}
+
+// checkPasswordSet checks what a set password writes beside the user: one
+// history row with the user's hash, the audit event of the change and the
+// owed signal.
+func checkPasswordSet(t *testing.T, db *store.DB, user models.User, signupID, action, from, outboxID, via string) {
+	t.Helper()
+	var history []models.PasswordHistory
+	if err := db.Where("user_id = ?", user.ID).Find(&history).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(history) != 1 || user.PasswordHash == nil || history[0].PasswordHash != *user.PasswordHash {
+		t.Errorf("password history %+v, want the one hash set", history)
+	}
+	var events []models.AuditEvent
+	if err := db.Where("user_id = ? AND action = ?", user.ID, action).Find(&events).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].SignupID == nil || *events[0].SignupID != signupID || events[0].FromStatus == nil ||
+		*events[0].FromStatus != from || events[0].ToStatus == nil || *events[0].ToStatus != models.UserActive {
+		t.Errorf("audit events %+v, want one %s of sign-up %s from %s to active", events, action, signupID, from)
+	}
+	var owed models.SignalOutbox
+	if err := db.Where("id = ?", outboxID).Take(&owed).Error; err != nil {
+		t.Fatalf("owed signal %q: %v", outboxID, err)
+	}
+	if owed.SignupID != signupID || owed.UserID != user.ID || owed.Via != via || !owed.NextAttemptAt.After(owed.CreatedAt) {
+		t.Errorf("owed signal %+v, want sign-up %s, user %s, via %s, due after it was written", owed, signupID, user.ID, via)
+	}
+}
+
+// A reset link sets a new password of a locked account: the account is
+// active again with the rows a set password writes, and the link is used.
+func TestConfirmReset(t *testing.T) {
+	ctx := context.Background()
+	svc, db := accounts(t)
+	var user models.User
+	if err := db.Where("email = ?", "locked@example.com").Take(&user).Error; err != nil {
+		t.Fatal(err)
+	}
+	var org models.Organization
+	if err := db.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
+		t.Fatal(err)
+	}
+	token, hash := secret.NewToken()
+	if err := db.Create(&models.PasswordResetToken{ID: uuid.NewString(), UserID: user.ID, TokenHash: hash,
+		ExpiresAt: time.Now().UTC().Add(time.Hour), CreatedAt: time.Now().UTC()}).Error; err != nil {
+		t.Fatal(err)
+	}
+	n := countStatements(t, db.DB)
+	res, err := svc.ConfirmReset(ctx, token, "Fresh!Pass42")
+	ran := n.Load()
+	t.Logf("confirm reset: %d statements", ran)
+	if err != nil || res.OutboxID == "" || res.SignupID != org.SignupID || res.Status != models.UserActive {
+		t.Fatalf("confirm: %+v, %v", res, err)
+	}
+	// The link and user, the password history's read; in the transaction
+	// the link, the user's other links, sessions, invitations, the
+	// organization, the user, and history, audit and signal (one statement
+	// on PostgreSQL).
+	want := int64(12)
+	if db.Dialect == store.Postgres {
+		want = 10
+	}
+	if ran != want {
+		t.Errorf("confirm reset: %d statements, want %d", ran, want)
+	}
+	if err := db.Where("id = ?", user.ID).Take(&user).Error; err != nil {
+		t.Fatal(err)
+	}
+	if user.Status != models.UserActive {
+		t.Errorf("owner %s after the reset, want active", user.Status)
+	}
+	checkPasswordSet(t, db, user, org.SignupID, "password_reset", models.UserResetRequired, res.OutboxID, "reset")
+	if _, err := svc.ConfirmReset(ctx, token, "Other!Pass42"); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("second confirm: %v, want %v", err, ErrInvalidToken)
+	}
 }

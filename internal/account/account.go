@@ -100,15 +100,11 @@ type PasswordSet struct {
 	OutboxID string `json:"-"`
 }
 
-// owe records the password_set signal the sign-up's workflow must get.
-func (s *Service) owe(tx *gorm.DB, res *PasswordSet, via string) error {
-	now := s.now()
-	row := models.SignalOutbox{ID: uuid.NewString(), SignupID: res.SignupID, UserID: res.UserID, Via: via, CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
-	if err := tx.Create(&row).Error; err != nil {
-		return fmt.Errorf("signal outbox: %w", err)
-	}
-	res.OutboxID = row.ID
-	return nil
+// owed is the outbox row of the password_set signal the sign-up's workflow
+// must get, written with the change it reports.
+func owed(res PasswordSet, via string, now time.Time) models.SignalOutbox {
+	return models.SignalOutbox{ID: uuid.NewString(), SignupID: res.SignupID, UserID: res.UserID, Via: via,
+		CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
 }
 
 func (s *Service) invitation(tx *gorm.DB, token string) (models.InvitationToken, models.User, models.Organization, error) {
@@ -196,13 +192,13 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string) (Passw
 			}
 			return ErrInvitationExpired
 		}
-		if err := s.setPassword(tx, user, org.SignupID, hash, "invitation_accepted"); err != nil {
-			return err
-		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
-		return s.owe(tx, &res, "invitation")
+		return s.setPassword(tx, user, hash, "invitation_accepted", &res, "invitation")
 	})
-	return res, err
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	return res, nil
 }
 
 // acceptLink marks the accepted link used and the sign-up's other pending
@@ -215,9 +211,10 @@ SET status = CASE WHEN id = ? THEN ? ELSE ? END, used_at = CASE WHEN id = ? THEN
 WHERE signup_id = ? AND status = ? AND (id <> ? OR expires_at > ?)
 RETURNING id`
 
-// setPassword stores a new password hash, activates the user and records
-// the hash in the history.
-func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, action string) error {
+// setPassword stores a new password hash, activates the user, records the
+// hash in the history and the change in the audit log, and owes res's
+// sign-up the password_set signal (res.OutboxID names it).
+func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string, res *PasswordSet, via string) error {
 	now := s.now()
 	// Conditional on the status read before the transaction: a user
 	// disabled since then keeps that status, and the link is not valid.
@@ -231,13 +228,58 @@ func (s *Service) setPassword(tx *gorm.DB, user models.User, signupID, hash, act
 	if upd.RowsAffected == 0 {
 		return ErrInvalidToken
 	}
-	if err := tx.Create(&models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now}).Error; err != nil {
-		return fmt.Errorf("set password: history: %w", err)
+	rows := passwordSetRows{
+		history: models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now},
+		audit:   auditEvent(now, user, res.SignupID, action, user.Status, models.UserActive),
+		outbox:  owed(*res, via, now),
 	}
-	return audit(tx, now, user, signupID, action, user.Status, models.UserActive)
+	if err := rows.insert(tx); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	res.OutboxID = rows.outbox.ID
+	return nil
 }
 
-func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from, to string) error {
+// passwordSetRows are the rows a set password adds beside the user's.
+type passwordSetRows struct {
+	history models.PasswordHistory
+	audit   models.AuditEvent
+	outbox  models.SignalOutbox
+}
+
+// insert writes the rows: on PostgreSQL as one statement (the first two
+// inserts in WITH, which run whether or not they are read), elsewhere as
+// three.
+func (r passwordSetRows) insert(tx *gorm.DB) error {
+	if tx.Name() != "postgres" {
+		for _, row := range []any{&r.history, &r.audit, &r.outbox} {
+			if err := tx.Create(row).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	h, a, o := r.history, r.audit, r.outbox
+	return tx.Exec(insertPasswordSet, h.ID, h.UserID, h.PasswordHash, h.CreatedAt,
+		a.ID, a.SignupID, a.UserID, a.Actor, a.Action, a.FromStatus, a.ToStatus, a.CreatedAt,
+		o.ID, o.SignupID, o.UserID, o.Via, o.CreatedAt, o.NextAttemptAt).Error
+}
+
+// insertPasswordSet is passwordSetRows.insert on PostgreSQL. Arguments: the
+// history's id, user id, hash, created; the audit event's id, signup id,
+// user id, actor, action, from, to, created; the outbox row's id, signup
+// id, user id, via, created, next attempt.
+const insertPasswordSet = `WITH history AS (
+	INSERT INTO password_history (id, user_id, password_hash, created_at) VALUES (?, ?, ?, ?)
+), audit AS (
+	INSERT INTO audit_events (id, signup_id, user_id, actor, action, from_status, to_status, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+)
+INSERT INTO signal_outbox (id, signup_id, user_id, via, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)`
+
+// auditEvent is a user's status change (or, from = to, another action) as
+// an audit event.
+func auditEvent(now time.Time, user models.User, signupID, action, from, to string) models.AuditEvent {
 	e := models.AuditEvent{ID: uuid.NewString(), UserID: &user.ID, Actor: string(signup.ActorUser), Action: action, CreatedAt: now}
 	if from != to {
 		e.FromStatus, e.ToStatus = &from, &to
@@ -245,6 +287,11 @@ func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from,
 	if signupID != "" {
 		e.SignupID = &signupID
 	}
+	return e
+}
+
+func audit(tx *gorm.DB, now time.Time, user models.User, signupID, action, from, to string) error {
+	e := auditEvent(now, user, signupID, action, from, to)
 	if err := tx.Create(&e).Error; err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -306,13 +353,13 @@ func (s *Service) ConfirmReset(ctx context.Context, token, pw string) (PasswordS
 		if err := tx.Where("id = ?", user.OrganizationID).Take(&org).Error; err != nil {
 			return err
 		}
-		if err := s.setPassword(tx, user, org.SignupID, hash, "password_reset"); err != nil {
-			return err
-		}
 		res = PasswordSet{OrganizationName: org.Name, Email: user.Email, Status: models.UserActive, UserID: user.ID, SignupID: org.SignupID}
-		return s.owe(tx, &res, "reset")
+		return s.setPassword(tx, user, hash, "password_reset", &res, "reset")
 	})
-	return res, err
+	if err != nil {
+		return PasswordSet{}, err
+	}
+	return res, nil
 }
 
 func (s *Service) resetToken(tx *gorm.DB, token string) (models.PasswordResetToken, models.User, error) {
@@ -403,16 +450,15 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 	key, kerr := orgname.Normalize(orgName)
 	mail, merr := contact.NormalizeEmail(email)
 	var (
-		org  models.Organization
-		user models.User
+		org   models.Organization
+		user  models.User
+		roles []string
 	)
 	db := s.db.WithContext(ctx)
 	found := kerr == nil && merr == nil
 	if found {
-		err := db.Where("name_key = ? AND status = ?", key, models.OrganizationActive).Take(&org).Error
-		if err == nil {
-			err = db.Where("organization_id = ? AND email = ? AND status <> ?", org.ID, mail, models.UserDisabled).Take(&user).Error
-		}
+		var err error
+		user, org, roles, err = signInAccount(db, key, mail)
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			found = false
 		} else if err != nil {
@@ -464,9 +510,45 @@ func (s *Service) SignIn(ctx context.Context, orgName, email, pw string) (Consol
 	if err != nil {
 		return Console{}, fmt.Errorf("sign in: %w", err)
 	}
-	c, err := s.console(ctx, user, org, sess.ExpiresAt)
+	c := console(user, org, sess.ExpiresAt, roles)
 	c.SessionToken = token
-	return c, err
+	return c, nil
+}
+
+// signInAccount reads, in one query, the user of an active organization with
+// this email (unless disabled), that organization and the user's roles: the
+// join gives one row per role (one with no role when there is none). No
+// such user is gorm.ErrRecordNotFound.
+func signInAccount(db *gorm.DB, key, mail string) (models.User, models.Organization, []string, error) {
+	var rows []struct {
+		models.User
+		OrgName     string
+		OrgSignupID string
+		RoleID      *string
+	}
+	err := db.Table("users").
+		Select("users.*, organizations.name AS org_name, organizations.signup_id AS org_signup_id, role_assignments.role_id AS role_id").
+		Joins("JOIN organizations ON organizations.id = users.organization_id").
+		Joins("LEFT JOIN role_assignments ON role_assignments.user_id = users.id").
+		Where("organizations.name_key = ? AND organizations.status = ? AND users.email = ? AND users.status <> ?",
+			key, models.OrganizationActive, mail, models.UserDisabled).
+		Find(&rows).Error
+	if err != nil {
+		return models.User{}, models.Organization{}, nil, err
+	}
+	if len(rows) == 0 {
+		return models.User{}, models.Organization{}, nil, gorm.ErrRecordNotFound
+	}
+	user := rows[0].User
+	org := models.Organization{ID: user.OrganizationID, SignupID: rows[0].OrgSignupID, Name: rows[0].OrgName,
+		NameKey: &key, Status: models.OrganizationActive}
+	var roles []string
+	for _, r := range rows {
+		if r.RoleID != nil {
+			roles = append(roles, *r.RoleID)
+		}
+	}
+	return user, org, roles, nil
 }
 
 func (s *Service) failedAttempt(ctx context.Context, user models.User, org models.Organization) error {
@@ -491,19 +573,26 @@ func (s *Service) failedAttempt(ctx context.Context, user models.User, org model
 	})
 }
 
-func (s *Service) console(ctx context.Context, user models.User, org models.Organization, expires time.Time) (Console, error) {
+// console is what the console shows of a signed-in user with these roles.
+func console(user models.User, org models.Organization, expires time.Time, roles []string) Console {
 	var c Console
-	var roles []string
-	if err := s.db.WithContext(ctx).Model(&models.RoleAssignment{}).Where("user_id = ?", user.ID).
-		Pluck("role_id", &roles).Error; err != nil {
-		return c, fmt.Errorf("roles: %w", err)
-	}
-	sort.Strings(roles)
+	// A copy, sorted, and never nil: the answer lists roles as [] when none.
+	c.Roles = slices.Clip(append([]string{}, roles...))
+	sort.Strings(c.Roles)
 	c.ExpiresAt = expires
 	c.User.Email, c.User.Name, c.User.IsOwner = user.Email, user.Name, user.IsOwner
 	c.Organization.OrganizationName = org.Name
-	c.Roles = slices.Clip(append([]string{}, roles...))
-	return c, nil
+	return c
+}
+
+// roles lists the ids of the user's roles.
+func (s *Service) roles(ctx context.Context, userID string) ([]string, error) {
+	var roles []string
+	if err := s.db.WithContext(ctx).Model(&models.RoleAssignment{}).Where("user_id = ?", userID).
+		Pluck("role_id", &roles).Error; err != nil {
+		return nil, fmt.Errorf("roles: %w", err)
+	}
+	return roles, nil
 }
 
 // Me returns the signed-in user of a live session.
@@ -534,7 +623,11 @@ func (s *Service) Me(ctx context.Context, token string) (Console, error) {
 		}
 		return Console{}, fmt.Errorf("session: %w", err)
 	}
-	return s.console(ctx, user, org, sess.ExpiresAt)
+	roles, err := s.roles(ctx, user.ID)
+	if err != nil {
+		return Console{}, err
+	}
+	return console(user, org, sess.ExpiresAt, roles), nil
 }
 
 // SignOut ends a session. An unknown token is already signed out.

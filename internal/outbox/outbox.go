@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"gorm.io/gorm"
 
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
@@ -116,14 +117,32 @@ func (r *Relay) claimAndDeliver(ctx context.Context, row models.SignalOutbox) (b
 	return true, r.deliver(ctx, claimed)
 }
 
-// DeliverID delivers the owed signal with this id, if it is still owed.
+// DeliverID delivers the owed signal with this id, if it is still owed (a
+// row that is gone is gorm.ErrRecordNotFound).
+//
+// It claims the row as it reads it, in one UPDATE … RETURNING. Reading first
+// and claiming on the read's next_attempt_at (as Deliver does) took the row
+// whatever its lease, unless another claim came between the two statements;
+// the one statement takes it likewise, with nothing in between.
 func (r *Relay) DeliverID(ctx context.Context, id string) error {
-	var row models.SignalOutbox
-	if err := r.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
-		return err
+	token := uuid.NewString()
+	until := r.now().Add(Lease)
+	var rows []models.SignalOutbox
+	if err := r.db.WithContext(ctx).Raw(claimByID, token, until, id).Scan(&rows).Error; err != nil {
+		return fmt.Errorf("outbox: claim: %w", err)
 	}
-	return r.Deliver(ctx, row)
+	if len(rows) == 0 {
+		return gorm.ErrRecordNotFound
+	}
+	row := rows[0]
+	row.ClaimToken, row.NextAttemptAt = &token, until
+	return r.deliver(ctx, row)
 }
+
+// claimByID claims a row by id and returns what deliver needs of it.
+// Arguments: claim token, lease end, id.
+const claimByID = `UPDATE signal_outbox SET claim_token = ?, next_attempt_at = ? WHERE id = ?
+RETURNING id, signup_id, user_id, via, attempts`
 
 // RunOnce delivers the rows that are due, returning how many this relay
 // sent (claimed and delivered).
