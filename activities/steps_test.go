@@ -249,3 +249,58 @@ func TestRefusedStepsSaveNothing(t *testing.T) {
 		}
 	}
 }
+
+// A step with its save runs no more statements than the step and a
+// SaveSignup apart (and one transaction instead of two).
+func TestStepSaveStatements(t *testing.T) {
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		run  func(acts *activities.Activities, cert string, save *activities.SaveSignupInput) error
+	}{
+		{"AttachCertificate", func(acts *activities.Activities, cert string, save *activities.SaveSignupInput) error {
+			_, err := acts.AttachCertificate(ctx, activities.AttachCertificateInput{SignupID: "s", CertificateID: cert, Save: save})
+			return err
+		}},
+		{"VerifyBusinessNumber", func(acts *activities.Activities, _ string, save *activities.SaveSignupInput) error {
+			_, err := acts.VerifyBusinessNumber(ctx, activities.VerifyInput{BusinessNumber: "2208162517", SignupID: "s", Save: save})
+			return err
+		}},
+		{"ReserveName", func(acts *activities.Activities, _ string, save *activities.SaveSignupInput) error {
+			return acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "s", Name: "stmt-co", Save: save})
+		}},
+	}
+	// count runs the step on a database of its own, with its save or
+	// followed by SaveSignup, and returns the statements both ran.
+	count := func(run func(acts *activities.Activities, cert string, save *activities.SaveSignupInput) error, folded bool) int64 {
+		t.Helper()
+		f := newFixture(t, nil)
+		var events atomic.Int64
+		acts := stepActivities(f, &events)
+		save := stepSave("s", 4, signup.StatusReady, &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorUser},
+			Action: signup.ActionOrganizationSet, From: signup.StatusOrganizationInfo, To: signup.StatusReady})
+		upload(t, f, "s") // one the attach replaces
+		cert := upload(t, f, "s")
+		n := statements(t, f.db.DB)
+		if folded {
+			if err := run(acts, cert, save); err != nil {
+				t.Fatal(err)
+			}
+			return n.Load()
+		}
+		if err := run(acts, cert, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := acts.SaveSignup(ctx, *save); err != nil {
+			t.Fatal(err)
+		}
+		return n.Load()
+	}
+	for _, s := range steps {
+		apart, folded := count(s.run, false), count(s.run, true)
+		t.Logf("%s: %d statements with its save, %d with a SaveSignup after it", s.name, folded, apart)
+		if folded > apart {
+			t.Errorf("%s: %d statements with its save, more than %d apart", s.name, folded, apart)
+		}
+	}
+}
