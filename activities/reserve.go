@@ -16,12 +16,17 @@ import (
 type ReserveNameInput struct {
 	SignupID string
 	Name     string
+	// Save, when set, is the sign-up's next view, written in the
+	// reservation's transaction instead of by a SaveSignup of its own.
+	Save *SaveSignupInput `json:",omitempty"`
 }
 
 // ReserveName holds the name for the sign-up, atomically and without regard
 // to case: it fails with organization_name_taken when an organization or
-// another sign-up's reservation has it. A sign-up holds one name at most, so
-// a new name moves its reservation. Reserving the name it holds is a no-op.
+// another sign-up's reservation has it, and then saves nothing. A sign-up
+// holds one name at most, so a new name moves its reservation. Reserving the
+// name it holds is a no-op (and a save made already is not newer than the
+// stored one: run again, nothing changes).
 func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error {
 	key, err := orgname.Normalize(in.Name)
 	if err != nil {
@@ -30,7 +35,7 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 	now := a.now()
 	taken := permanent(signup.CodeOrganizationNameTaken, "the organization name "+key+" is taken", nil)
 	args := []any{key, key, in.SignupID, now, now, key}
-	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = a.stepTx(ctx, in.Save, func(tx *gorm.DB) error {
 		// A sign-up holds one name at most (signup_id is unique): its other
 		// unprovisioned reservation goes first, and comes back with the
 		// rollback when the name is taken.
@@ -43,23 +48,18 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 			}
 			res = tx.Exec(reserveName, args...)
 		}
-		if res.Error == nil && res.RowsAffected == 0 {
+		switch {
+		case res.Error == nil && res.RowsAffected == 0, store.IsUniqueViolation(res.Error):
 			return taken
+		default:
+			return res.Error
 		}
-		return res.Error
-	})
-	switch {
-	case err == nil:
-		return nil
-	case store.IsUniqueViolation(err):
-		return taken
-	default:
-		var appErr interface{ NonRetryable() bool }
-		if errors.As(err, &appErr) {
-			return err
-		}
-		return fmt.Errorf("reserve name: %w", err)
+	}, nil)
+	var appErr interface{ NonRetryable() bool }
+	if err == nil || errors.As(err, &appErr) {
+		return err
 	}
+	return fmt.Errorf("reserve name: %w", err)
 }
 
 // reserveName inserts the reservation unless an organization has the name;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.temporal.io/sdk/temporal"
 	"gorm.io/gorm"
 
 	"github.com/kcloud/onboarding/internal/certstore"
@@ -39,9 +40,27 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 // save writes in through signup.Store.Save, with alsoInTx in the same
 // transaction, and counts its status change's metrics event.
 func (a *Activities) save(ctx context.Context, in SaveSignupInput, alsoInTx func(tx *gorm.DB) error) error {
-	audited, err := a.signups.Save(ctx, signup.Saved{
-		View: in.View, TokenHash: in.TokenHash, Version: in.Version, LastError: in.LastError, Audit: in.Audit,
-	}, alsoInTx)
+	return a.saveAfter(ctx, func(tx *gorm.DB) (SaveSignupInput, error) {
+		if alsoInTx != nil {
+			if err := alsoInTx(tx); err != nil {
+				return in, fmt.Errorf("save sign-up: %w", err)
+			}
+		}
+		return in, nil
+	})
+}
+
+// saveAfter is save of what step returns, step running first in the same
+// transaction.
+func (a *Activities) saveAfter(ctx context.Context, step func(tx *gorm.DB) (SaveSignupInput, error)) error {
+	var in SaveSignupInput
+	audited, err := a.signups.Save(ctx, func(tx *gorm.DB) (signup.Saved, error) {
+		var err error
+		if in, err = step(tx); err != nil {
+			return signup.Saved{}, err
+		}
+		return signup.Saved{View: in.View, TokenHash: in.TokenHash, Version: in.Version, LastError: in.LastError, Audit: in.Audit}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -50,6 +69,39 @@ func (a *Activities) save(ctx context.Context, in SaveSignupInput, alsoInTx func
 		a.events(event)
 	}
 	return nil
+}
+
+// stepTx runs a wizard step's write (step, if any) in one transaction and,
+// given the sign-up's next view (save), writes it there as SaveSignup does:
+// the step and its save land together or not at all, in one local activity
+// of the workflow instead of two. fill, if set, puts into the view what the
+// step learnt (the workflow cannot know it before); it gets a copy of save.
+// A step's refusal (an application error) comes back unwrapped, so the
+// workflow sees its code.
+func (a *Activities) stepTx(ctx context.Context, save *SaveSignupInput, step func(tx *gorm.DB) error, fill func(v *signup.View)) error {
+	if step == nil {
+		step = func(*gorm.DB) error { return nil }
+	}
+	var err error
+	if save == nil {
+		err = a.db.WithContext(ctx).Transaction(step)
+	} else {
+		err = a.saveAfter(ctx, func(tx *gorm.DB) (SaveSignupInput, error) {
+			if err := step(tx); err != nil {
+				return SaveSignupInput{}, err
+			}
+			next := *save
+			if fill != nil {
+				fill(&next.View)
+			}
+			return next, nil
+		})
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app
+	}
+	return err
 }
 
 // audit inserts an event once per dedupe key, reporting whether it did.
@@ -64,21 +116,29 @@ func (a *Activities) audit(tx *gorm.DB, e models.AuditEvent) (bool, error) {
 type AttachCertificateInput struct {
 	SignupID      string
 	CertificateID string
+	// Save, when set, is the sign-up's next view, written in the attach's
+	// transaction instead of by a SaveSignup of its own; its Certificate is
+	// filled in here.
+	Save *SaveSignupInput `json:",omitempty"`
 }
 
 // AttachCertificate makes the upload the sign-up's certificate and deletes
 // the ones it replaces (rows and sealed objects). It returns the stored
 // metadata (never the bytes). Run again, it finds the same certificate and
-// nothing left to delete.
+// nothing left to delete (and a save it made already is not newer than the
+// stored one: nothing changes).
 func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificateInput) (signup.Certificate, error) {
 	var (
-		c        models.Certificate
+		cert     signup.Certificate
 		replaced []certstore.Pending
 	)
-	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := a.stepTx(ctx, in.Save, func(tx *gorm.DB) error {
 		// One read for the certificate to attach and those it replaces: the
 		// sign-up's stored certificates.
-		var stored, others []models.Certificate
+		var (
+			c              models.Certificate
+			stored, others []models.Certificate
+		)
 		if err := tx.Select("id", "signup_id", "filename", "content_type", "size", "sha256", "object_key", "created_at").
 			Where("signup_id = ? AND state = ?", in.SignupID, certstore.StateStored).Find(&stored).Error; err != nil {
 			return fmt.Errorf("attach certificate: %w", err)
@@ -93,17 +153,21 @@ func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificate
 		if c.ID == "" {
 			return permanent(signup.CodeCertificateMissing, "the uploaded certificate is gone; upload it again", nil)
 		}
+		cert = signup.Certificate{ID: c.ID, Filename: c.Filename, ContentType: c.ContentType, Size: c.Size, SHA256: c.SHA256}
 		var err error
 		if replaced, err = certstore.RetireRows(tx, others); err != nil {
 			return fmt.Errorf("attach certificate: %w", err)
 		}
 		return nil
+	}, func(v *signup.View) {
+		attached := cert
+		v.Certificate = &attached
 	})
 	if err != nil {
 		return signup.Certificate{}, err
 	}
 	a.removeCertificates(ctx, replaced)
-	return signup.Certificate{ID: c.ID, Filename: c.Filename, ContentType: c.ContentType, Size: c.Size, SHA256: c.SHA256}, nil
+	return cert, nil
 }
 
 // removeCertificates deletes retired certificates after the transaction

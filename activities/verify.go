@@ -21,45 +21,71 @@ type VerifyInput struct {
 	// number's MAX_OPEN_SIGNUPS_PER_BUSINESS slots (sign-ups verified
 	// before it was sent hold none).
 	SignupID string `json:",omitempty"`
+	// Save, when set, is the sign-up's next view, written once the number
+	// is verified (with the slots given back, in one transaction) instead of
+	// by a SaveSignup of its own; the verification is filled in here.
+	Save *SaveSignupInput `json:",omitempty"`
 }
 
 // VerifyBusinessNumber checks the checksum (no network) and, with a service
 // key, asks the National Tax Service whether the business is active, using a
 // cached answer while it is fresh. Unregistered, suspended and closed
 // businesses are non-retryable errors; an unreachable service is retryable.
+// The tax service is asked outside any transaction.
 //
 // With a sign-up id and a bound, the sign-up first takes a slot of the
 // number (too_many_open_signups when none is free, before the tax service is
 // asked); once the number is verified the sign-up's slots of other numbers
-// are given back, and when it is not, a slot taken by this call is.
-func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (v signup.Verification, err error) {
+// are given back, and when it is not, a slot taken by this call is. With
+// Save, the view is written only when the number is verified, in the
+// transaction that gives the other slots back; run again, the slot is held
+// already and the save is not newer than the stored one.
+func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (signup.Verification, error) {
 	n, err := bizno.Parse(in.BusinessNumber)
 	if err != nil {
 		return signup.Verification{}, permanent(signup.CodeInvalidBusinessNumber, err.Error(), nil)
 	}
-	if in.SignupID != "" && a.maxOpenPerBusiness > 0 {
-		fresh, cerr := a.claimBusinessNumber(ctx, in.SignupID, n.String())
-		if cerr != nil {
-			return signup.Verification{}, cerr
+	bounded := in.SignupID != "" && a.maxOpenPerBusiness > 0
+	fresh := false
+	if bounded {
+		if fresh, err = a.claimBusinessNumber(ctx, in.SignupID, n.String()); err != nil {
+			return signup.Verification{}, err
 		}
-		defer func() {
-			q := a.db.WithContext(ctx).Where("signup_id = ?", in.SignupID)
-			switch { // err is the verification's outcome (the named result)
-			case err == nil:
-				// Verified: slots of numbers verified before go back.
-				q = q.Where("business_number <> ?", n.String())
-			case fresh:
-				// Not verified: the slot this call took goes back.
-				q = q.Where("business_number = ?", n.String())
-			default:
-				return
-			}
-			if rerr := q.Delete(&models.BusinessNumberSlot{}).Error; rerr != nil {
-				a.log.WarnContext(ctx, "giving back business number slots failed", "signup_id", in.SignupID, "error", rerr)
-			}
-		}()
 	}
-	return a.verifyNumber(ctx, n)
+	v, err := a.verifyNumber(ctx, n)
+	if err != nil {
+		if fresh {
+			// Not verified: the slot this call took goes back.
+			a.giveBackSlots(ctx, in.SignupID, "business_number = ?", n.String())
+		}
+		return v, err
+	}
+	if in.Save == nil {
+		if bounded {
+			// Verified: slots of numbers verified before go back.
+			a.giveBackSlots(ctx, in.SignupID, "business_number <> ?", n.String())
+		}
+		return v, nil
+	}
+	var giveBack func(tx *gorm.DB) error
+	if bounded {
+		giveBack = func(tx *gorm.DB) error {
+			return tx.Where("signup_id = ? AND business_number <> ?", in.SignupID, n.String()).Delete(&models.BusinessNumberSlot{}).Error
+		}
+	}
+	err = a.stepTx(ctx, in.Save, giveBack, func(view *signup.View) { *view = view.WithVerification(v) })
+	if err != nil {
+		return signup.Verification{}, fmt.Errorf("verify: save: %w", err)
+	}
+	return v, nil
+}
+
+// giveBackSlots deletes the sign-up's slots that match where; a failure is
+// logged, not returned (the verification's outcome stands).
+func (a *Activities) giveBackSlots(ctx context.Context, signupID, where string, args ...any) {
+	if err := a.db.WithContext(ctx).Where("signup_id = ?", signupID).Where(where, args...).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
+		a.log.WarnContext(ctx, "giving back business number slots failed", "signup_id", signupID, "error", err)
+	}
 }
 
 // verifyNumber checks a parsed number with the tax service (or the checksum).

@@ -45,36 +45,76 @@ func (w *signupWorkflow) saveOrLog(ctx workflow.Context, audit *signup.AuditEntr
 // saveStep saves the changed view of a wizard step; the step fails if it
 // cannot be saved. A status change is audited as action, by the user.
 func (w *signupWorkflow) saveStep(ctx workflow.Context, next signup.View, action signup.Action) (signup.View, error) {
+	if err := w.write(w.withStepLocalActivity(ctx), w.stepSave(ctx, next, action)); err != nil {
+		return w.view, err
+	}
+	w.stepDone(ctx)
+	return w.view, nil
+}
+
+// stepSave is the save of a wizard step's changed view, for saveStep or
+// (from changeShape 3) for the step's own local activity to write in its
+// transaction: timed now, audited as action, by the user, when the status
+// changes, and numbered as the next save. A step refused there spends its
+// number all the same: an earlier attempt of it may have landed.
+func (w *signupWorkflow) stepSave(ctx workflow.Context, next signup.View, action signup.Action) *activities.SaveSignupInput {
 	next.UpdatedAt = workflow.Now(ctx)
 	var audit *signup.AuditEntry
 	if next.Status != w.view.Status {
 		audit = &signup.AuditEntry{Actor: userActor, Action: action, From: w.view.Status, To: next.Status}
 	}
-	if err := w.save(w.withStepLocalActivity(ctx), next, audit); err != nil {
-		return w.view, err
-	}
+	return w.numbered(next, audit)
+}
+
+// stepSaved makes next, written by the step's own local activity with its
+// stepSave, the current view, as saveStep does after its save.
+func (w *signupWorkflow) stepSaved(ctx workflow.Context, next signup.View) signup.View {
+	w.current(ctx, next)
+	w.stepDone(ctx)
+	return w.view
+}
+
+// stepDone counts an accepted step, which moves the idle window.
+func (w *signupWorkflow) stepDone(ctx workflow.Context) {
 	w.wizard.steps++
 	w.wizard.lastStepAt = workflow.Now(ctx)
-	return w.view, nil
 }
 
 // save writes next (and its audit entry) to the read model and, on
 // success, makes it the current view and upserts the search attributes.
-// The version moves on even when the save fails, so a save that did land
-// after a timeout can never hide a later one. It is the one write of the
-// read model; ctx carries its local activity options.
+// It is the one write of the read model but for the steps' and the
+// invitation's own (stepSave, sendInvite); ctx carries its local activity
+// options.
 func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *signup.AuditEntry) error {
+	return w.write(ctx, w.numbered(next, audit))
+}
+
+// numbered is what a save of next sends: the version moves on even when
+// the save fails, so a save that did land after a timeout can never hide a
+// later one.
+func (w *signupWorkflow) numbered(next signup.View, audit *signup.AuditEntry) *activities.SaveSignupInput {
 	w.saved.version++
-	err := workflow.ExecuteLocalActivity(ctx, a.SaveSignup, activities.SaveSignupInput{
+	return &activities.SaveSignupInput{
 		View: next, TokenHash: w.in.TokenHash, Version: w.saved.version,
 		LastError: w.failure.message, FailedStep: w.failure.step, Audit: audit,
-	}).Get(ctx, nil)
-	if err != nil {
+	}
+}
+
+// write runs the SaveSignup local activity and, on success, makes its view
+// the current one.
+func (w *signupWorkflow) write(ctx workflow.Context, in *activities.SaveSignupInput) error {
+	if err := workflow.ExecuteLocalActivity(ctx, a.SaveSignup, *in).Get(ctx, nil); err != nil {
 		return err
 	}
-	w.view = next
-	w.upsertSearchAttributes(ctx)
+	w.current(ctx, in.View)
 	return nil
+}
+
+// current makes a written view the current one and upserts the search
+// attributes.
+func (w *signupWorkflow) current(ctx workflow.Context, v signup.View) {
+	w.view = v
+	w.upsertSearchAttributes(ctx)
 }
 
 // upsertSearchAttributes tells Temporal's visibility the sign-up's status,

@@ -38,7 +38,11 @@ const (
 	// upserts the business number with the next status change instead of
 	// on its own; histories v6 (2026-11). Version 2: the invited view is
 	// written by SendInvitation, not by a save of its own; histories v7
-	// (2026-11). A later change is its version 3.
+	// (2026-11). Version 3: the certificate, Verify and organization steps
+	// each write their view in their own local activity's transaction
+	// (AttachCertificate, VerifyBusinessNumber, ReserveName), not by a
+	// SaveSignup after it; histories v8 (2026-11). A later change is its
+	// version 4.
 	changeShape = "signup-shape"
 )
 
@@ -110,7 +114,7 @@ func (w *signupWorkflow) setup(ctx workflow.Context) error {
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
-	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 2); shape >= 1 {
+	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 3); shape >= 1 {
 		// The three changes below, read no more: a sign-up that reads
 		// changeShape was started after all of them.
 		w.versions = versions{shape: shape, timers: 1, heartbeats: 1, maxAge: 1}

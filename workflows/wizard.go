@@ -199,14 +199,23 @@ func (w *signupWorkflow) attachCertificate(ctx workflow.Context, in signup.Certi
 		return w.view, err
 	}
 	defer w.mu.Unlock()
+	next := copyView(w.view)
+	attach := activities.AttachCertificateInput{SignupID: w.in.SignupID, CertificateID: in.CertificateID}
+	if w.versions.shape >= 3 {
+		// The activity saves the view with the certificate it attached, in
+		// the attach's transaction: one local activity for the step.
+		attach.Save = w.stepSave(ctx, next, signup.ActionCertificateUploaded)
+	}
 	var cert signup.Certificate
-	err := workflow.ExecuteLocalActivity(w.withStepLocalActivity(ctx), a.AttachCertificate, activities.AttachCertificateInput{
-		SignupID: w.in.SignupID, CertificateID: in.CertificateID,
-	}).Get(ctx, &cert)
+	err := workflow.ExecuteLocalActivity(w.withStepLocalActivity(ctx), a.AttachCertificate, attach).Get(ctx, &cert)
 	if err != nil {
 		return w.view, passOn(err)
 	}
-	next := copyView(w.view)
+	if attach.Save != nil {
+		next = attach.Save.View
+		next.Certificate = &cert // as the activity filled it in
+		return w.stepSaved(ctx, next), nil
+	}
 	next.Certificate = &cert
 	return w.saveStep(ctx, next, signup.ActionCertificateUploaded)
 }
@@ -228,27 +237,27 @@ func (w *signupWorkflow) verify(ctx workflow.Context, in signup.VerifyInput) (si
 		return signup.Verification{}, err
 	}
 	defer w.mu.Unlock()
-	var v signup.Verification
 	// The sign-up id makes the sign-up hold one of the number's
 	// MAX_OPEN_SIGNUPS_PER_BUSINESS slots (a local activity's input is not
 	// part of the commands: sign-ups replay as before).
-	err := workflow.ExecuteLocalActivity(w.withVerifyLocalActivity(ctx), a.VerifyBusinessNumber,
-		activities.VerifyInput{BusinessNumber: in.BusinessNumber, SignupID: w.in.SignupID}).Get(ctx, &v)
+	verify := activities.VerifyInput{BusinessNumber: in.BusinessNumber, SignupID: w.in.SignupID}
+	if w.versions.shape >= 3 {
+		// The activity saves the view with the verification once the
+		// number is verified, after the tax service's answer: one local
+		// activity for the step.
+		verify.Save = w.stepSave(ctx, copyView(w.view), signup.ActionBusinessNumberVerified)
+	}
+	var v signup.Verification
+	err := workflow.ExecuteLocalActivity(w.withVerifyLocalActivity(ctx), a.VerifyBusinessNumber, verify).Get(ctx, &v)
 	if err != nil {
 		return v, w.verifyError(err)
 	}
 	w.wizard.verified = &v
-	next := copyView(w.view)
-	if next.Business == nil {
-		next.Business = &signup.Business{}
+	if verify.Save != nil {
+		w.stepSaved(ctx, verify.Save.View.WithVerification(v)) // as the activity filled it in
+		return v, nil
 	}
-	next.Business.BusinessNumber = v.BusinessNumber
-	next.Business.Verified = true
-	next.Business.BusinessStatus = v.BusinessStatus
-	next.Business.VerificationSource = v.Source
-	checked := v.CheckedAt
-	next.Business.VerifiedAt = &checked
-	if _, err := w.saveStep(ctx, next, signup.ActionBusinessNumberVerified); err != nil {
+	if _, err := w.saveStep(ctx, copyView(w.view).WithVerification(v), signup.ActionBusinessNumberVerified); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -299,12 +308,7 @@ func (w *signupWorkflow) setUserInfo(ctx workflow.Context, in signup.UserInfoInp
 		return w.view, err
 	}
 	b, _ := in.Normalize()
-	v := w.wizard.verified
-	b.Verified = true
-	b.BusinessStatus = v.BusinessStatus
-	b.VerificationSource = v.Source
-	checked := v.CheckedAt
-	b.VerifiedAt = &checked
+	b.SetVerification(*w.wizard.verified) // of this number (validateUserInfo)
 	next := copyView(w.view)
 	next.Business = &b
 	next.Status = nextStatus(next)
@@ -336,15 +340,22 @@ func (w *signupWorkflow) setOrganization(ctx workflow.Context, in signup.Organiz
 	if len(fields) > 0 {
 		return w.view, stepError(signup.CodeValidationFailed, "some fields are not valid", fields)
 	}
-	err := workflow.ExecuteLocalActivity(w.withStepLocalActivity(ctx), a.ReserveName, activities.ReserveNameInput{
-		SignupID: w.in.SignupID, Name: org.OrganizationName,
-	}).Get(ctx, nil)
-	if err != nil {
-		return w.view, passOn(err)
-	}
 	next := copyView(w.view)
 	next.Organization = &org
 	next.Status = nextStatus(next)
+	reserve := activities.ReserveNameInput{SignupID: w.in.SignupID, Name: org.OrganizationName}
+	if w.versions.shape >= 3 {
+		// The activity saves the view in the reservation's transaction: one
+		// local activity for the step.
+		reserve.Save = w.stepSave(ctx, next, signup.ActionOrganizationSet)
+	}
+	err := workflow.ExecuteLocalActivity(w.withStepLocalActivity(ctx), a.ReserveName, reserve).Get(ctx, nil)
+	if err != nil {
+		return w.view, passOn(err)
+	}
+	if reserve.Save != nil {
+		return w.stepSaved(ctx, reserve.Save.View), nil
+	}
 	return w.saveStep(ctx, next, signup.ActionOrganizationSet)
 }
 

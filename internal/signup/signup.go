@@ -100,6 +100,29 @@ type Business struct {
 	BusinessCategory    string     `json:"business_category"`
 }
 
+// SetVerification records on b that its business number was verified as v
+// says: the number, its status, the source and when it was checked.
+func (b *Business) SetVerification(v Verification) {
+	b.BusinessNumber = v.BusinessNumber
+	b.Verified = true
+	b.BusinessStatus = v.BusinessStatus
+	b.VerificationSource = v.Source
+	checked := v.CheckedAt
+	b.VerifiedAt = &checked
+}
+
+// WithVerification is the view with its business number verified as v
+// says, in a Business of its own (the view it was called on keeps its).
+func (view View) WithVerification(v Verification) View {
+	var b Business
+	if view.Business != nil {
+		b = *view.Business
+	}
+	b.SetVerification(v)
+	view.Business = &b
+	return view
+}
+
 // Organization is step 3 of the wizard.
 type Organization struct {
 	OrganizationName string `json:"organization_name"`

@@ -129,21 +129,23 @@ const insertAuditOnce = `INSERT INTO audit_events (id, signup_id, user_id, actor
 	ON CONFLICT (dedupe_key) DO NOTHING`
 
 // Save writes the sign-up's row and, with a status change, its audit event,
-// in one transaction with whatever also runs in it (alsoInTx). A save older
-// than the stored one is ignored, so retries and replays never move the read
-// model backwards; nor does any save bring back the personal data of an
-// erased sign-up. It reports whether the audit event is new: a retried save
-// finds it there.
-func (s *Store) Save(ctx context.Context, in Saved, alsoInTx func(tx *gorm.DB) error) (audited bool, err error) {
-	row, err := upsertArgs(in)
-	if err != nil {
-		return false, fmt.Errorf("save sign-up: %w", err)
-	}
+// in one transaction with whatever runs in it first: step, which returns
+// what to save (so a wizard step can put into the view what it learns in
+// the transaction, such as the certificate it attached); step's error,
+// returned as it is, rolls everything back. A save older than the stored
+// one is ignored, so retries and replays never move the read model
+// backwards; nor does any save bring back the personal data of an erased
+// sign-up. It reports whether the audit event is new: a retried save finds
+// it there.
+func (s *Store) Save(ctx context.Context, step func(tx *gorm.DB) (Saved, error)) (audited bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if alsoInTx != nil {
-			if err := alsoInTx(tx); err != nil {
-				return fmt.Errorf("save sign-up: %w", err)
-			}
+		in, err := step(tx)
+		if err != nil {
+			return err
+		}
+		row, err := upsertArgs(in)
+		if err != nil {
+			return fmt.Errorf("save sign-up: %w", err)
 		}
 		audited, err = write(tx, in, row)
 		return err

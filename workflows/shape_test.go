@@ -1,0 +1,180 @@
+package workflows_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/models"
+	"github.com/kcloud/onboarding/workflows"
+)
+
+// atShape makes the sign-up read the signup-shape change as v; the test
+// environment otherwise answers its newest version (3: DefaultVersion to 3
+// is what setup asks for).
+func (h *harness) atShape(v workflow.Version) {
+	h.env.OnGetVersion("signup-shape", workflow.DefaultVersion, 3).Return(v)
+}
+
+// wizardTrace is what a client and an operator can see of a wizard: the
+// steps' answers, the read-model row after each step, the audit rows, and
+// the local activities the workflow ran, by type.
+type wizardTrace struct {
+	answers, rows, audit []string
+	localActivities      map[string]int
+}
+
+// traceWizard runs the wizard (certificate, Verify, user information, two
+// organizations, then an operator's cancel) at the given signup-shape
+// version, on a database of its own, from a fixed start.
+func traceWizard(t *testing.T, shape workflow.Version) wizardTrace {
+	t.Helper()
+	h := newHarness(t, newDeps(t), "shape", settings)
+	h.env.SetStartTime(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	h.atShape(shape)
+	tr := wizardTrace{localActivities: map[string]int{}}
+	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		tr.localActivities[info.ActivityType.Name]++
+	})
+	h.startTerms = []string{"service", "privacy"}
+	cert := h.certificate(h.id)
+	certTo := func(s string) string { return strings.ReplaceAll(s, cert, "CERT") }
+	steps := []struct {
+		key, update string
+		arg         any
+	}{
+		{"cert", workflows.UpdateAttachCertificate, signup.CertificateInput{CertificateID: cert}},
+		{"verify", workflows.UpdateVerify, signup.VerifyInput{BusinessNumber: "220-81-62517"}},
+		{"userinfo", workflows.UpdateUserInfo, userInfo},
+		{"org", workflows.UpdateOrganization, orgInput("shape-co")},
+		{"org-again", workflows.UpdateOrganization, orgInput("shape-co-2")},
+	}
+	for _, s := range steps {
+		h.step(s.key, s.update, time.Minute, s.arg)
+		h.do(time.Second, func() {
+			var row models.Signup
+			if err := h.db.Where("id = ?", h.id).Take(&row).Error; err != nil {
+				t.Errorf("%s: %v", s.key, err)
+				return
+			}
+			tr.rows = append(tr.rows, certTo(fmt.Sprintf("after %s: %s v%d org=%s biz=%s email=%s err=%s updated=%s view=%s", s.key,
+				row.Status, row.Version, deref(row.OrganizationName), deref(row.BusinessNumber), deref(row.ContactEmail),
+				deref(row.LastError), row.UpdatedAt.UTC().Format(time.RFC3339Nano), row.View)))
+		})
+	}
+	h.step("cancel", workflows.UpdateCancel, time.Minute, signup.OperatorInput{Operator: "ops"})
+	h.run()
+	for _, s := range steps {
+		h.wantOK(s.key)
+		answer, err := json.Marshal(h.results[s.key].value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.answers = append(tr.answers, s.key+": "+certTo(string(answer)))
+	}
+	var events []models.AuditEvent
+	if err := h.db.Where("signup_id = ?", h.id).Order("created_at, dedupe_key").Find(&events).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		tr.audit = append(tr.audit, fmt.Sprintf("%s %s %s→%s %s key=%s at %s", e.Actor, e.Action, deref(e.FromStatus), deref(e.ToStatus),
+			deref(e.Detail), deref(e.DedupeKey), e.CreatedAt.UTC().Format(time.RFC3339Nano)))
+	}
+	return tr
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// From signup-shape 3 the certificate, Verify and organization steps write
+// their view in their own local activity: one local activity fewer each,
+// and the same answers, read model (version, times, audit) as the steps of
+// version 2, which save with a SaveSignup after it.
+func TestStepsSaveInTheirOwnActivity(t *testing.T) {
+	before, after := traceWizard(t, 2), traceWizard(t, 3)
+	for _, c := range []struct {
+		what          string
+		before, after []string
+	}{
+		{"answers", before.answers, after.answers},
+		{"read model", before.rows, after.rows},
+		{"audit", before.audit, after.audit},
+	} {
+		if strings.Join(c.before, "\n") != strings.Join(c.after, "\n") {
+			t.Errorf("%s differ:\nversion 2:\n%s\nversion 3:\n%s", c.what, strings.Join(c.before, "\n"), strings.Join(c.after, "\n"))
+		}
+	}
+	if len(before.rows) != 5 || len(before.audit) < 3 {
+		t.Fatalf("traced %d rows, %d audit rows: the wizard did not run", len(before.rows), len(before.audit))
+	}
+	// Certificate, Verify, two organizations: four saves folded.
+	if got, want := after.localActivities["SaveSignup"], before.localActivities["SaveSignup"]-4; got != want {
+		t.Errorf("SaveSignup local activities at version 3: %d, want %d (version 2: %v, version 3: %v)", got, want, before.localActivities, after.localActivities)
+	}
+	for step, n := range map[string]int{"AttachCertificate": 1, "VerifyBusinessNumber": 1, "ReserveName": 2} {
+		if before.localActivities[step] != n || after.localActivities[step] != n {
+			t.Errorf("%s ran %d times at version 2, %d at version 3; want %d", step, before.localActivities[step], after.localActivities[step], n)
+		}
+	}
+}
+
+// A refused step writes nothing at either version: the read model, the
+// reservation and the certificate stay as they were.
+func TestRefusedStepsWriteNothing(t *testing.T) {
+	for _, shape := range []workflow.Version{2, 3} {
+		t.Run(fmt.Sprintf("signup-shape %d", shape), func(t *testing.T) {
+			d := newDeps(t)
+			if err := activities.New(activities.Deps{DB: d.db}).ReserveName(context.Background(),
+				activities.ReserveNameInput{SignupID: "other", Name: "held-co"}); err != nil {
+				t.Fatal(err)
+			}
+			h := newHarness(t, d, "refused", settings)
+			h.atShape(shape)
+			h.startTerms = []string{"service", "privacy"}
+			cert := h.certificate(h.id)
+			h.step("cert", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: cert})
+			h.step("verify", workflows.UpdateVerify, time.Minute, signup.VerifyInput{BusinessNumber: "220-81-62517"})
+			h.step("userinfo", workflows.UpdateUserInfo, time.Minute, userInfo)
+			h.step("org", workflows.UpdateOrganization, time.Minute, orgInput("mine-co"))
+			var row models.Signup
+			h.do(time.Second, func() { h.db.Where("id = ?", h.id).Take(&row) })
+			h.step("cert-missing", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: "gone"})
+			h.step("org-taken", workflows.UpdateOrganization, time.Minute, orgInput("held-co"))
+			h.do(time.Second, func() {
+				var now models.Signup
+				h.db.Where("id = ?", h.id).Take(&now)
+				if now.Version != row.Version || now.View != row.View || !now.UpdatedAt.Equal(row.UpdatedAt) {
+					t.Errorf("refused steps changed the read model: v%d %s, was v%d %s", now.Version, now.View, row.Version, row.View)
+				}
+				if n := h.count(&models.NameReservation{}, "signup_id = ? AND name_key = ?", h.id, "mine-co"); n != 1 {
+					t.Errorf("the sign-up's reservation moved after a taken name")
+				}
+				if n := h.count(&models.Certificate{}, "signup_id = ? AND id = ? AND state = 'stored'", h.id, cert); n != 1 {
+					t.Errorf("the certificate was retired by a refused attach")
+				}
+			})
+			h.step("cancel", workflows.UpdateCancel, time.Minute, signup.OperatorInput{Operator: "ops"})
+			h.run()
+			for _, k := range []string{"cert", "verify", "userinfo", "org", "cancel"} {
+				h.wantOK(k)
+			}
+			h.wantCode("cert-missing", signup.CodeCertificateMissing)
+			h.wantCode("org-taken", signup.CodeOrganizationNameTaken)
+			if row.Version == 0 || row.Status != string(signup.StatusReady) {
+				t.Fatalf("read model before the refusals: %s v%d", row.Status, row.Version)
+			}
+		})
+	}
+}
