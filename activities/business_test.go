@@ -163,3 +163,28 @@ func TestVerifyStatements(t *testing.T) {
 		t.Errorf("%d slots held, want 1", got)
 	}
 }
+
+// A verification whose save fails is no verification: the slot it took
+// goes back, and the slot of the number verified before stays.
+func TestVerifySaveFailedGivesTheNewSlotBack(t *testing.T) {
+	ctx := context.Background()
+	f, acts := bounded(t, 3)
+	id := uuid.NewString()
+	if _, err := acts.VerifyBusinessNumber(ctx, activities.VerifyInput{BusinessNumber: "2208162517", SignupID: id}); err != nil {
+		t.Fatal(err)
+	}
+	// The read model cannot be written: every save fails.
+	if err := f.db.Exec("DROP TABLE signups").Error; err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	save := &activities.SaveSignupInput{View: signup.View{SignupID: id, Status: signup.StatusUserInfo, CreatedAt: now, UpdatedAt: now}, Version: 2}
+	if _, err := acts.VerifyBusinessNumber(ctx, activities.VerifyInput{BusinessNumber: "1248100998", SignupID: id, Save: save}); err == nil {
+		t.Fatal("verified with a save that cannot be written")
+	}
+	for number, want := range map[string]int64{"220-81-62517": 1, "124-81-00998": 0} {
+		if n := f.count(t, &models.BusinessNumberSlot{}, "signup_id = ? AND business_number = ?", id, number); n != want {
+			t.Errorf("slots of %s: %d, want %d", number, n, want)
+		}
+	}
+}

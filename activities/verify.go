@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -75,6 +76,14 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 	}
 	err = a.stepTx(ctx, in.Save, giveBack, func(view *signup.View) { *view = view.WithVerification(v) })
 	if err != nil {
+		if fresh {
+			// Not saved, so not verified: the slot this call took goes back
+			// (the other slots stay with the transaction's rollback), even
+			// when the save failed because ctx ended.
+			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			a.giveBackSlots(gctx, in.SignupID, "business_number = ?", n.String())
+			cancel()
+		}
 		return signup.Verification{}, fmt.Errorf("verify: save: %w", err)
 	}
 	return v, nil
