@@ -346,10 +346,13 @@ func (t *Topology) startTemporal(ctx context.Context) error {
 		if err := t.Temporal.Start(); err != nil {
 			return err
 		}
-		err := waitTCPWhile(ctx, t.TemporalAddr, time.Minute, t.Temporal)
+		err := poll(ctx, time.Minute, t.Temporal, dial(t.TemporalAddr))
 		if err == nil {
-			err = waitWhile(ctx, 30*time.Second, t.Temporal, func() bool {
-				return strings.Count(readLog(t.Temporal.log), temporalReady) > before
+			err = poll(ctx, 30*time.Second, t.Temporal, func() error {
+				if strings.Count(readLog(t.Temporal.log), temporalReady) > before {
+					return nil
+				}
+				return errors.New("no ready line in its log yet")
 			})
 		}
 		if err == nil {
@@ -401,36 +404,18 @@ func replaceEnv(env []string, key, from, to string) []string {
 	return out
 }
 
-// waitWhile waits up to within for ok, giving up as soon as p exits.
-func waitWhile(ctx context.Context, within time.Duration, p *Proc, ok func() bool) error {
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if !p.Running() {
-			return fmt.Errorf("%s exited before it was ready", p.Name)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s", p.Name, within)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-// waitTCPWhile is WaitTCP that gives up as soon as p (if any) exits.
-func waitTCPWhile(ctx context.Context, addr string, within time.Duration, p *Proc) error {
+// poll calls try every 100 ms until it succeeds, and gives up when within
+// has passed (with try's last error), when ctx ends, or as soon as p (if
+// any) has exited.
+func poll(ctx context.Context, within time.Duration, p *Proc, try func() error) error {
 	deadline := time.Now().Add(within)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		err := try()
 		if err == nil {
-			c.Close()
 			return nil
 		}
 		if p != nil && !p.Running() {
-			return fmt.Errorf("%s exited before %s answered", p.Name, addr)
+			return fmt.Errorf("%s exited before it was ready: %w", p.Name, err)
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -440,6 +425,17 @@ func waitTCPWhile(ctx context.Context, addr string, within time.Duration, p *Pro
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// dial is a poll step: nil once addr accepts connections.
+func dial(addr string) func() error {
+	return func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
 	}
 }
 
@@ -494,29 +490,21 @@ func (t *Topology) Procs() []*Proc {
 
 // WaitTCP waits until addr accepts connections.
 func WaitTCP(ctx context.Context, addr string, within time.Duration) error {
-	return waitTCPWhile(ctx, addr, within, nil)
+	return poll(ctx, within, nil, dial(addr))
 }
 
 // WaitHTTP waits until url answers 200.
 func WaitHTTP(ctx context.Context, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
+	return poll(ctx, within, nil, func() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-			err = errors.New(res.Status)
-		}
-		if time.Now().After(deadline) {
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return errors.New(res.Status)
 		}
-	}
+		return nil
+	})
 }
