@@ -21,8 +21,15 @@ type opsFlags struct {
 }
 
 // backend opens what the flags say ops talks to.
-func (f *opsFlags) backend(cmd *cobra.Command) (ops.Backend, func(), error) {
-	return app.OpsBackend(cmd.Context(), f.apiURL, f.direct)
+// withBackend runs call with the backend the flags choose (the admin API or
+// Temporal), closing it afterwards.
+func (f *opsFlags) withBackend(cmd *cobra.Command, call func(ops.Backend) error) error {
+	b, done, err := app.OpsBackend(cmd.Context(), f.apiURL, f.direct)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return call(b)
 }
 
 func opsCmd() *cobra.Command {
@@ -64,19 +71,16 @@ func opsListCmd(f *opsFlags) *cobra.Command {
 		Short: "List sign-ups, newest first (--status needs_attention finds the stuck ones)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, done, err := f.backend(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			views, err := b.List(cmd.Context(), status, limit)
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return ops.WriteJSON(os.Stdout, views)
-			}
-			return ops.WriteTable(os.Stdout, views)
+			return f.withBackend(cmd, func(b ops.Backend) error {
+				views, err := b.List(cmd.Context(), status, limit)
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return ops.WriteJSON(os.Stdout, views)
+				}
+				return ops.WriteTable(os.Stdout, views)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&status, "status", "", "only sign-ups in this status")
@@ -90,16 +94,13 @@ func opsShowCmd(f *opsFlags) *cobra.Command {
 		Short: "Show a sign-up with its last error and workflow id",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, done, err := f.backend(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			v, err := b.Show(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return ops.WriteJSON(os.Stdout, v)
+			return f.withBackend(cmd, func(b ops.Backend) error {
+				v, err := b.Show(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return ops.WriteJSON(os.Stdout, v)
+			})
 		},
 	}
 }
@@ -110,16 +111,13 @@ func opsActionCmd(f *opsFlags, use, short string, act ops.Action) *cobra.Command
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, done, err := f.backend(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			v, err := b.Do(cmd.Context(), args[0], act, signup.OperatorInput{Operator: f.operator, Reason: f.reason})
-			if err != nil {
-				return err
-			}
-			return ops.WriteJSON(os.Stdout, v)
+			return f.withBackend(cmd, func(b ops.Backend) error {
+				v, err := b.Do(cmd.Context(), args[0], act, signup.OperatorInput{Operator: f.operator, Reason: f.reason})
+				if err != nil {
+					return err
+				}
+				return ops.WriteJSON(os.Stdout, v)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&f.operator, "operator", os.Getenv("USER"), "who is acting, for the audit trail")
