@@ -45,19 +45,19 @@ func (w *signupWorkflow) saveOrLog(ctx workflow.Context, audit *signup.AuditEntr
 // saveStep saves the changed view of a wizard step; the step fails if it
 // cannot be saved. A status change is audited as action, by the user.
 func (w *signupWorkflow) saveStep(ctx workflow.Context, next signup.View, action signup.Action) (signup.View, error) {
-	if err := w.write(w.withStepLocalActivity(ctx), w.stepSave(ctx, next, action)); err != nil {
+	if err := w.write(w.withStepLocalActivity(ctx), w.stepSaveInput(ctx, next, action)); err != nil {
 		return w.view, err
 	}
 	w.stepDone(ctx)
 	return w.view, nil
 }
 
-// stepSave is the save of a wizard step's changed view, for saveStep or
+// stepSaveInput is the save of a wizard step's changed view, for saveStep or
 // (from changeShape 3) for the step's own local activity to write in its
 // transaction: timed now, audited as action, by the user, when the status
 // changes, and numbered as the next save. A step refused there spends its
 // number all the same: an earlier attempt of it may have landed.
-func (w *signupWorkflow) stepSave(ctx workflow.Context, next signup.View, action signup.Action) *activities.SaveSignupInput {
+func (w *signupWorkflow) stepSaveInput(ctx workflow.Context, next signup.View, action signup.Action) *activities.SaveSignupInput {
 	next.UpdatedAt = workflow.Now(ctx)
 	var audit *signup.AuditEntry
 	if next.Status != w.view.Status {
@@ -66,9 +66,9 @@ func (w *signupWorkflow) stepSave(ctx workflow.Context, next signup.View, action
 	return w.numbered(next, audit)
 }
 
-// stepSaved makes next, written by the step's own local activity with its
-// stepSave, the current view, as saveStep does after its save.
-func (w *signupWorkflow) stepSaved(ctx workflow.Context, next signup.View) signup.View {
+// adoptStepView makes next, written by the step's own local activity with its
+// stepSaveInput, the current view, as saveStep does after its save.
+func (w *signupWorkflow) adoptStepView(ctx workflow.Context, next signup.View) signup.View {
 	w.current(ctx, next)
 	w.stepDone(ctx)
 	return w.view
@@ -83,7 +83,7 @@ func (w *signupWorkflow) stepDone(ctx workflow.Context) {
 // save writes next (and its audit entry) to the read model and, on
 // success, makes it the current view and upserts the search attributes.
 // It is the one write of the read model but for the steps' and the
-// invitation's own (stepSave, sendInvite); ctx carries its local activity
+// invitation's own (stepSaveInput, sendInvite); ctx carries its local activity
 // options.
 func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *signup.AuditEntry) error {
 	return w.write(ctx, w.numbered(next, audit))

@@ -204,7 +204,7 @@ func (w *signupWorkflow) attachCertificate(ctx workflow.Context, in signup.Certi
 	if w.versions.shape >= 3 {
 		// The activity saves the view with the certificate it attached, in
 		// the attach's transaction: one local activity for the step.
-		attach.Save = w.stepSave(ctx, next, signup.ActionCertificateUploaded)
+		attach.Save = w.stepSaveInput(ctx, next, signup.ActionCertificateUploaded)
 	}
 	var cert signup.Certificate
 	err := workflow.ExecuteLocalActivity(w.withStepLocalActivity(ctx), a.AttachCertificate, attach).Get(ctx, &cert)
@@ -214,7 +214,7 @@ func (w *signupWorkflow) attachCertificate(ctx workflow.Context, in signup.Certi
 	if attach.Save != nil {
 		next = attach.Save.View
 		next.Certificate = &cert // as the activity filled it in
-		return w.stepSaved(ctx, next), nil
+		return w.adoptStepView(ctx, next), nil
 	}
 	next.Certificate = &cert
 	return w.saveStep(ctx, next, signup.ActionCertificateUploaded)
@@ -245,7 +245,7 @@ func (w *signupWorkflow) verify(ctx workflow.Context, in signup.VerifyInput) (si
 		// The activity saves the view with the verification once the
 		// number is verified, after the tax service's answer: one local
 		// activity for the step.
-		verify.Save = w.stepSave(ctx, copyView(w.view), signup.ActionBusinessNumberVerified)
+		verify.Save = w.stepSaveInput(ctx, copyView(w.view), signup.ActionBusinessNumberVerified)
 	}
 	var v signup.Verification
 	err := workflow.ExecuteLocalActivity(w.withVerifyLocalActivity(ctx), a.VerifyBusinessNumber, verify).Get(ctx, &v)
@@ -254,7 +254,7 @@ func (w *signupWorkflow) verify(ctx workflow.Context, in signup.VerifyInput) (si
 	}
 	w.wizard.verified = &v
 	if verify.Save != nil {
-		w.stepSaved(ctx, verify.Save.View.WithVerification(v)) // as the activity filled it in
+		w.adoptStepView(ctx, verify.Save.View.WithVerification(v)) // as the activity filled it in
 		return v, nil
 	}
 	if _, err := w.saveStep(ctx, copyView(w.view).WithVerification(v), signup.ActionBusinessNumberVerified); err != nil {
@@ -347,14 +347,14 @@ func (w *signupWorkflow) setOrganization(ctx workflow.Context, in signup.Organiz
 	if w.versions.shape >= 3 {
 		// The activity saves the view in the reservation's transaction: one
 		// local activity for the step.
-		reserve.Save = w.stepSave(ctx, next, signup.ActionOrganizationSet)
+		reserve.Save = w.stepSaveInput(ctx, next, signup.ActionOrganizationSet)
 	}
 	err := workflow.ExecuteLocalActivity(w.withStepLocalActivity(ctx), a.ReserveName, reserve).Get(ctx, nil)
 	if err != nil {
 		return w.view, passOn(err)
 	}
 	if reserve.Save != nil {
-		return w.stepSaved(ctx, reserve.Save.View), nil
+		return w.adoptStepView(ctx, reserve.Save.View), nil
 	}
 	return w.saveStep(ctx, next, signup.ActionOrganizationSet)
 }
