@@ -87,7 +87,7 @@ func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput)
 	record := func(tx *gorm.DB) error {
 		return tx.Exec(markLinkSent, in.Seq, sent, in.Seq, models.TokenRevoked, in.SignupID, in.Seq, in.Seq, models.TokenPending).Error
 	}
-	if err := a.saveWith(ctx, in.Save, &sent, record); err != nil {
+	if err := a.saveWith(ctx, in.Save, record, func(v *signup.View) { v.Invite = sentAt(v.Invite, sent) }); err != nil {
 		return SendInvitationResult{}, fmt.Errorf("send invitation: record: %w", err)
 	}
 	return SendInvitationResult{SentAt: sent}, nil
@@ -166,23 +166,14 @@ const markLinkSent = `UPDATE invitation_tokens
 SET sent_at = CASE WHEN seq = ? THEN ? ELSE sent_at END, status = CASE WHEN seq = ? THEN status ELSE ? END
 WHERE signup_id = ? AND (seq = ? OR (seq < ? AND status = ?))`
 
-// saveWith writes in (if set) as SaveSignup does, with sent as its
-// invitation's sent time and alsoInTx in the same transaction; without in
-// it only runs alsoInTx.
-func (a *Activities) saveWith(ctx context.Context, in *SaveSignupInput, sent *time.Time, alsoInTx func(tx *gorm.DB) error) error {
-	if in == nil {
-		if alsoInTx == nil {
-			return nil
-		}
-		return a.db.WithContext(ctx).Transaction(alsoInTx)
+// sentAt is a copy of inv (when there is one) sent at sent.
+func sentAt(inv *signup.Invite, sent time.Time) *signup.Invite {
+	if inv == nil {
+		return nil
 	}
-	saved := *in
-	if sent != nil && saved.View.Invite != nil {
-		inv := *saved.View.Invite
-		inv.SentAt = sent
-		saved.View.Invite = &inv
-	}
-	return a.save(ctx, saved, alsoInTx)
+	c := *inv
+	c.SentAt = &sent
+	return &c
 }
 
 func activityAttempt(ctx context.Context) int32 {

@@ -35,7 +35,7 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 	now := a.now()
 	taken := permanent(signup.CodeOrganizationNameTaken, "the organization name "+key+" is taken", nil)
 	args := []any{key, key, in.SignupID, now, now, key}
-	err = a.stepTx(ctx, in.Save, func(tx *gorm.DB) error {
+	err = a.saveWith(ctx, in.Save, func(tx *gorm.DB) error {
 		// A sign-up holds one name at most (signup_id is unique): its other
 		// unprovisioned reservation goes first, and comes back with the
 		// rollback when the name is taken.

@@ -34,74 +34,52 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 	if in.Audit != nil && in.Audit.From.Editable() && !in.Audit.To.Editable() {
 		leavesWizard = func(tx *gorm.DB) error { return releaseBusinessNumbers(tx, in.View.SignupID) }
 	}
-	return a.save(ctx, in, leavesWizard)
+	return a.saveWith(ctx, &in, leavesWizard, nil)
 }
 
-// save writes in through signup.Store.Save, with alsoInTx in the same
-// transaction, and counts its status change's metrics event.
-func (a *Activities) save(ctx context.Context, in SaveSignupInput, alsoInTx func(tx *gorm.DB) error) error {
-	return a.saveAfter(ctx, func(tx *gorm.DB) (SaveSignupInput, error) {
-		if alsoInTx != nil {
-			if err := alsoInTx(tx); err != nil {
-				return in, fmt.Errorf("save sign-up: %w", err)
+// saveWith runs step (if any) and writes save (if any) in one transaction,
+// as signup.Store.Save does: a wizard step's write and its view, the
+// invitation's record and its view, or a status change and the slots it
+// gives back land together or not at all, in one local activity of the
+// workflow. fill, if set, puts into the view what step learnt (the workflow
+// cannot know it before); it gets a copy of save. A new audit event's
+// metrics event is counted after the commit. A step's refusal (an
+// application error) comes back unwrapped, so the workflow sees its code.
+func (a *Activities) saveWith(ctx context.Context, save *SaveSignupInput, step func(tx *gorm.DB) error, fill func(v *signup.View)) error {
+	var (
+		next    SaveSignupInput
+		audited bool
+		err     error
+	)
+	switch {
+	case save != nil:
+		audited, err = a.signups.Save(ctx, func(tx *gorm.DB) (signup.Saved, error) {
+			if step != nil {
+				if err := step(tx); err != nil {
+					return signup.Saved{}, err
+				}
 			}
-		}
-		return in, nil
-	})
-}
-
-// saveAfter is save of what step returns, step running first in the same
-// transaction.
-func (a *Activities) saveAfter(ctx context.Context, step func(tx *gorm.DB) (SaveSignupInput, error)) error {
-	var in SaveSignupInput
-	audited, err := a.signups.Save(ctx, func(tx *gorm.DB) (signup.Saved, error) {
-		var err error
-		if in, err = step(tx); err != nil {
-			return signup.Saved{}, err
-		}
-		return signup.Saved{View: in.View, TokenHash: in.TokenHash, Version: in.Version, LastError: in.LastError, Audit: in.Audit}, nil
-	})
-	if err != nil {
-		return err
-	}
-	if event := in.Audit.Event(); audited && event != "" {
-		// Counted once: a retried save finds its audit row and counts nothing.
-		a.events(event)
-	}
-	return nil
-}
-
-// stepTx runs a wizard step's write (step, if any) in one transaction and,
-// given the sign-up's next view (save), writes it there as SaveSignup does:
-// the step and its save land together or not at all, in one local activity
-// of the workflow instead of two. fill, if set, puts into the view what the
-// step learnt (the workflow cannot know it before); it gets a copy of save.
-// A step's refusal (an application error) comes back unwrapped, so the
-// workflow sees its code.
-func (a *Activities) stepTx(ctx context.Context, save *SaveSignupInput, step func(tx *gorm.DB) error, fill func(v *signup.View)) error {
-	if step == nil {
-		step = func(*gorm.DB) error { return nil }
-	}
-	var err error
-	if save == nil {
-		err = a.db.WithContext(ctx).Transaction(step)
-	} else {
-		err = a.saveAfter(ctx, func(tx *gorm.DB) (SaveSignupInput, error) {
-			if err := step(tx); err != nil {
-				return SaveSignupInput{}, err
-			}
-			next := *save
+			next = *save
 			if fill != nil {
 				fill(&next.View)
 			}
-			return next, nil
+			return signup.Saved{View: next.View, TokenHash: next.TokenHash, Version: next.Version, LastError: next.LastError, Audit: next.Audit}, nil
 		})
+	case step != nil:
+		err = a.db.WithContext(ctx).Transaction(step)
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		return app
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if event := next.Audit.Event(); audited && event != "" {
+		// Counted once: a retried save finds its audit row and counts nothing.
+		a.events(event)
+	}
+	return nil
 }
 
 // audit inserts an event once per dedupe key, reporting whether it did.
@@ -132,7 +110,7 @@ func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificate
 		cert     signup.Certificate
 		replaced []certstore.Pending
 	)
-	err := a.stepTx(ctx, in.Save, func(tx *gorm.DB) error {
+	err := a.saveWith(ctx, in.Save, func(tx *gorm.DB) error {
 		// One read for the certificate to attach and those it replaces: the
 		// sign-up's stored certificates.
 		var (
