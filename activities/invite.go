@@ -42,6 +42,11 @@ type SendInvitationResult struct {
 // fixed per (sign-up, Seq), so a mail repeated by a retry is recognizable.
 func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput) (SendInvitationResult, error) {
 	defer keepAlive(ctx)()
+	return a.sendInvitation(ctx, in)
+}
+
+// sendInvitation is SendInvitation without its heartbeat.
+func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput) (SendInvitationResult, error) {
 	now := a.now()
 	var (
 		org   models.Organization

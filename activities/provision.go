@@ -33,6 +33,11 @@ type ProvisionResult struct {
 // Run again for the same sign-up it returns what the first run made.
 func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (ProvisionResult, error) {
 	defer keepAlive(ctx)()
+	return a.provisionOwner(ctx, in)
+}
+
+// provisionOwner is ProvisionOwner without its heartbeat.
+func (a *Activities) provisionOwner(ctx context.Context, in ProvisionInput) (ProvisionResult, error) {
 	var res ProvisionResult
 	now := a.now()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

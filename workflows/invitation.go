@@ -34,10 +34,22 @@ func (w *signupWorkflow) receivePasswordSet(ctx workflow.Context) {
 // sendInvite mails the next link with a fresh expiry window (step 5, and an
 // operator's resend).
 func (w *signupWorkflow) sendInvite(ctx workflow.Context, kind signup.InvitationKind, actor signup.Actor, action signup.Action) error {
+	return w.mailLink(ctx, nil, kind, actor, action)
+}
+
+// provisionAndInvite is steps 4 and 5 in one activity (from changeShape 4):
+// the organization and its owner, then the first link.
+func (w *signupWorkflow) provisionAndInvite(ctx workflow.Context) error {
+	return w.mailLink(ctx, w.provisionInput(), signup.InvitationFirst, systemActor, signup.ActionInvitationSent)
+}
+
+// mailLink mails the next link with a fresh expiry window, after
+// provisioning in the same activity when prov is set.
+func (w *signupWorkflow) mailLink(ctx workflow.Context, prov *activities.ProvisionInput, kind signup.InvitationKind, actor signup.Actor, action signup.Action) error {
 	var res activities.SendInvitationResult
 	var expires time.Time
 	var next signup.View
-	err := w.attempt(ctx, "send_invitation", func(ctx workflow.Context) error {
+	err := w.attempt(ctx, activities.StepSendInvitation, func(ctx workflow.Context) error {
 		w.invite.seq++
 		expires = workflow.Now(ctx).Add(w.in.Settings.InviteTTL)
 		in := activities.SendInvitationInput{SignupID: w.in.SignupID, Seq: w.invite.seq, Kind: kind, ExpiresAt: expires}
@@ -52,6 +64,10 @@ func (w *signupWorkflow) sendInvite(ctx workflow.Context, kind signup.Invitation
 			w.saved.version++
 			in.Save = &activities.SaveSignupInput{View: next, TokenHash: w.in.TokenHash, Version: w.saved.version,
 				Audit: &signup.AuditEntry{Actor: actor, Action: action, From: w.view.Status, To: signup.StatusInvited}}
+		}
+		if prov != nil {
+			return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.ProvisionAndInvite,
+				activities.ProvisionAndInviteInput{Provision: *prov, Invite: in}).Get(ctx, &res)
 		}
 		return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.SendInvitation, in).Get(ctx, &res)
 	})
@@ -126,6 +142,10 @@ func (w *signupWorkflow) awaitInviteEvent(ctx workflow.Context) (bool, error) {
 	if w.versions.timers == workflow.DefaultVersion {
 		ok, err := workflow.AwaitWithTimeout(ctx, max(next.Sub(now), 0), wake)
 		return !ok && err == nil, err
+	}
+	if w.versions.shape >= 4 {
+		// A set password ends the sign-up: its timer is left.
+		return awaitUntilOrEnd(ctx, next.Sub(now), wake, func() bool { return w.invite.passwordSet })
 	}
 	return awaitUntil(ctx, next.Sub(now), wake)
 }

@@ -54,9 +54,14 @@ func (w *signupWorkflow) attempt(ctx workflow.Context, step string, fn func(work
 			return err
 		}
 		prev := w.view.Status
-		w.failure = stepFailure{message: failureMessage(err), step: step}
-		w.log.Warn("step failed; sign-up needs attention", "step", step, "error", w.failure.message)
-		w.transition(ctx, signup.StatusNeedsAttention, systemActor, signup.ActionStepFailed, step+": "+w.failure.message)
+		failed := step
+		if s := activities.StepOf(err); s != "" {
+			// An activity of two steps names the one that failed.
+			failed = s
+		}
+		w.failure = stepFailure{message: failureMessage(err), step: failed}
+		w.log.Warn("step failed; sign-up needs attention", "step", failed, "error", w.failure.message)
+		w.transition(ctx, signup.StatusNeedsAttention, systemActor, signup.ActionStepFailed, failed+": "+w.failure.message)
 		if err := workflow.Await(ctx, func() bool { return w.ops.retry || w.ops.cancel != nil }); err != nil {
 			return err
 		}
@@ -64,7 +69,7 @@ func (w *signupWorkflow) attempt(ctx workflow.Context, step string, fn func(work
 			return errCanceled
 		}
 		w.ops.retry = false
-		w.transition(ctx, prev, w.operatorOrSystem(w.ops.retryBy), signup.ActionRetried, step)
+		w.transition(ctx, prev, w.operatorOrSystem(w.ops.retryBy), signup.ActionRetried, failed)
 	}
 }
 

@@ -132,6 +132,13 @@ func (w *signupWorkflow) upsertSearchAttributes(ctx workflow.Context) {
 	if now == was {
 		return
 	}
+	if w.versions.shape >= 4 && now.status == string(signup.StatusProvisioning) && was.status == string(signup.StatusReady) {
+		// A submitted sign-up is provisioning only for as long as its
+		// activity runs; visibility goes from ready to invited (or to
+		// needs_attention). A retry's provisioning is upserted: it
+		// leaves needs_attention.
+		return
+	}
 	if w.versions.shape >= 1 && now.status == was.status {
 		// Operators list sign-ups by status; the organization name and
 		// business number ride along with the next status change (every

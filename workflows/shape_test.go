@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kcloud/onboarding/activities"
@@ -18,10 +20,10 @@ import (
 )
 
 // atShape makes the sign-up read the signup-shape change as v; the test
-// environment otherwise answers its newest version (3: DefaultVersion to 3
+// environment otherwise answers its newest version (4: DefaultVersion to 4
 // is what setup asks for).
 func (h *harness) atShape(v workflow.Version) {
-	h.env.OnGetVersion("signup-shape", workflow.DefaultVersion, 3).Return(v)
+	h.env.OnGetVersion("signup-shape", workflow.DefaultVersion, 4).Return(v)
 }
 
 // wizardTrace is what a client and an operator can see of a wizard: the
@@ -174,6 +176,130 @@ func TestRefusedStepsWriteNothing(t *testing.T) {
 			h.wantCode("org-taken", signup.CodeOrganizationNameTaken)
 			if row.Version == 0 || row.Status != string(signup.StatusReady) {
 				t.Fatalf("read model before the refusals: %s v%d", row.Status, row.Version)
+			}
+		})
+	}
+}
+
+// journeyTrace is what a whole sign-up leaves: the read model at its end,
+// its audit rows, the invitation mailed, and the activities it ran, by type.
+type journeyTrace struct {
+	row        string
+	audit      []string
+	mails      int
+	activities map[string]int
+}
+
+// traceJourney runs a sign-up from the start to active at the given
+// signup-shape version, on a database of its own, from a fixed start.
+func traceJourney(t *testing.T, shape workflow.Version) journeyTrace {
+	t.Helper()
+	h := newHarness(t, newDeps(t), "journey", settings)
+	h.env.SetStartTime(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	h.atShape(shape)
+	tr := journeyTrace{activities: map[string]int{}}
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		tr.activities[info.ActivityType.Name]++
+	})
+	h.startTerms = []string{"service", "privacy"}
+	h.wizard("journey-co")
+	h.do(time.Hour, h.setPassword)
+	if v := h.run(); v.Status != signup.StatusActive {
+		t.Fatalf("shape %d: ended %s", shape, v.Status)
+	}
+	var row models.Signup
+	if err := h.db.Where("id = ?", h.id).Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	tr.row = fmt.Sprintf("%s v%d org=%s biz=%s updated=%s view=%s", row.Status, row.Version,
+		deref(row.OrganizationName), deref(row.BusinessNumber), row.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		certificateID.ReplaceAllString(row.View, `"certificate":{"id":"CERT"`))
+	var events []models.AuditEvent
+	if err := h.db.Where("signup_id = ?", h.id).Order("created_at, dedupe_key").Find(&events).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		tr.audit = append(tr.audit, fmt.Sprintf("%s %s %s→%s %s key=%s", e.Actor, e.Action, deref(e.FromStatus), deref(e.ToStatus),
+			deref(e.Detail), deref(e.DedupeKey)))
+	}
+	tr.mails = len(h.invitesTo(orgInput("journey-co").ContactEmail))
+	return tr
+}
+
+var certificateID = regexp.MustCompile(`"certificate":\{"id":"[^"]*"`)
+
+// From signup-shape 4 provisioning and the first invitation are one
+// activity: the same read model, audit trail and mail as the two
+// activities of version 3.
+func TestProvisionAndInviteInOneActivity(t *testing.T) {
+	before, after := traceJourney(t, 3), traceJourney(t, 4)
+	if before.row != after.row {
+		t.Errorf("read model differs:\nversion 3: %s\nversion 4: %s", before.row, after.row)
+	}
+	if strings.Join(before.audit, "\n") != strings.Join(after.audit, "\n") {
+		t.Errorf("audit differs:\nversion 3:\n%s\nversion 4:\n%s", strings.Join(before.audit, "\n"), strings.Join(after.audit, "\n"))
+	}
+	if before.mails != 1 || after.mails != 1 {
+		t.Errorf("invitations mailed: %d at version 3, %d at version 4; want 1", before.mails, after.mails)
+	}
+	want := map[workflow.Version]map[string]int{
+		3: {"ProvisionOwner": 1, "SendInvitation": 1},
+		4: {"ProvisionAndInvite": 1},
+	}
+	for v, tr := range map[workflow.Version]journeyTrace{3: before, 4: after} {
+		if fmt.Sprint(tr.activities) != fmt.Sprint(want[v]) {
+			t.Errorf("activities at version %d: %v, want %v", v, tr.activities, want[v])
+		}
+	}
+}
+
+// A failure of provisioning needs attention with "provision" as its step at
+// either version, though from version 4 it runs in the invitation's
+// activity; an operator's retry then finishes the sign-up.
+func TestProvisionFailureNamesItsStep(t *testing.T) {
+	for _, shape := range []workflow.Version{3, 4} {
+		t.Run(fmt.Sprintf("signup-shape %d", shape), func(t *testing.T) {
+			d := newDeps(t)
+			h := newHarness(t, d, "provfail", settings)
+			h.atShape(shape)
+			h.startTerms = []string{"service", "privacy"}
+			cert := h.certificate(h.id)
+			h.step("cert", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: cert})
+			h.step("verify", workflows.UpdateVerify, time.Minute, signup.VerifyInput{BusinessNumber: "2208162517"})
+			h.step("userinfo", workflows.UpdateUserInfo, time.Minute, userInfo)
+			h.step("org", workflows.UpdateOrganization, time.Minute, orgInput("clash-co"))
+			// The reservation goes elsewhere between the organization step
+			// and provisioning: provisioning is refused.
+			h.do(time.Second, func() {
+				if err := d.db.Exec("UPDATE name_reservations SET signup_id = 'elsewhere' WHERE signup_id = ?", h.id).Error; err != nil {
+					t.Error(err)
+				}
+			})
+			h.step("submit", workflows.UpdateSubmit, time.Second)
+			var attention signup.AdminView
+			h.do(time.Hour, func() {
+				enc, err := h.env.QueryWorkflow(workflows.QueryAdminView)
+				if err == nil {
+					err = enc.Get(&attention)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				if err := d.db.Exec("UPDATE name_reservations SET signup_id = ? WHERE signup_id = 'elsewhere'", h.id).Error; err != nil {
+					t.Error(err)
+				}
+			})
+			h.step("retry", workflows.UpdateRetry, time.Minute, signup.OperatorInput{Operator: "ops"})
+			h.do(time.Hour, h.setPassword)
+			s := settings
+			s.StepRetryBudget = 30 * time.Second
+			v := h.runWith(s)
+			if attention.Status != signup.StatusNeedsAttention || attention.FailedStep == nil || *attention.FailedStep != "provision" {
+				t.Fatalf("after the clash: %s, failed step %v, error %v", attention.Status, deref(attention.FailedStep), deref(attention.LastError))
+			}
+			h.wantOK("retry")
+			if v.Status != signup.StatusActive {
+				t.Errorf("after the retry: %s", v.Status)
 			}
 		})
 	}

@@ -41,8 +41,13 @@ const (
 	// (2026-11). Version 3: the certificate, Verify and organization steps
 	// each write their view in their own local activity's transaction
 	// (AttachCertificate, VerifyBusinessNumber, ReserveName), not by a
-	// SaveSignup after it; histories v8 (2026-11). A later change is its
-	// version 4.
+	// SaveSignup after it; histories v8 (2026-11). Version 4: provisioning
+	// and the first invitation are one activity (ProvisionAndInvite); the
+	// submit's provisioning status is not upserted (visibility goes from
+	// ready to invited; a failure's needs_attention and a retry's
+	// provisioning are); and the invitation's timer is left, not cancelled,
+	// when the password set ends the sign-up; histories v9 (2026-11). A
+	// later change is its version 5.
 	changeShape = "signup-shape"
 )
 
@@ -114,7 +119,7 @@ func (w *signupWorkflow) setup(ctx workflow.Context) error {
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
-	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 3); shape >= 1 {
+	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 4); shape >= 1 {
 		// The three changes below, read no more: a sign-up that reads
 		// changeShape was started after all of them.
 		w.versions = versions{shape: shape, timers: 1, heartbeats: 1, maxAge: 1}
@@ -151,7 +156,14 @@ func (w *signupWorkflow) run(ctx workflow.Context) error {
 	if w.view.Status.Final() {
 		return nil
 	}
-	// 4. Provisioning: the organization, its owner and the business profile.
+	// 4. Provisioning: the organization, its owner and the business profile,
+	// 5. and the invitation: the owner is mailed a link to set a password.
+	if w.versions.shape >= 4 {
+		if err := w.provisionAndInvite(ctx); err != nil {
+			return w.releaseIfCancelled(ctx, err)
+		}
+		return w.awaitPassword(ctx)
+	}
 	if err := w.provision(ctx); err != nil {
 		return w.releaseIfCancelled(ctx, err)
 	}
@@ -183,28 +195,42 @@ func (w *signupWorkflow) recordStartTerms(ctx workflow.Context) error {
 	return nil
 }
 
-// provision creates the organization and its owner (step 4).
+// provision creates the organization and its owner (step 4; before
+// changeShape 4, in an activity of its own).
 func (w *signupWorkflow) provision(ctx workflow.Context) error {
 	var prov activities.ProvisionResult
-	return w.attempt(ctx, "provision", func(ctx workflow.Context) error {
-		return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.ProvisionOwner, activities.ProvisionInput{
-			SignupID: w.in.SignupID, Business: *w.view.Business, Organization: *w.view.Organization,
-			CertificateID: w.view.Certificate.ID,
-		}).Get(ctx, &prov)
+	return w.attempt(ctx, activities.StepProvision, func(ctx workflow.Context) error {
+		return workflow.ExecuteActivity(w.withRegularActivity(ctx), a.ProvisionOwner, *w.provisionInput()).Get(ctx, &prov)
 	})
+}
+
+// provisionInput is what provisioning needs of the submitted sign-up.
+func (w *signupWorkflow) provisionInput() *activities.ProvisionInput {
+	return &activities.ProvisionInput{SignupID: w.in.SignupID, Business: *w.view.Business,
+		Organization: *w.view.Organization, CertificateID: w.view.Certificate.ID}
 }
 
 // awaitUntil waits for cond or for d to pass, whichever comes first, and
 // cancels the timer when cond came first. It reports whether time ran out.
 func awaitUntil(ctx workflow.Context, d time.Duration, cond func() bool) (bool, error) {
+	return awaitUntilOrEnd(ctx, d, cond, nil)
+}
+
+// awaitUntilOrEnd is awaitUntil, but leaves the timer when ends reports
+// true after cond came first: the sign-up is about to end, and cancelling a
+// timer that will never matter is one more event in its history.
+func awaitUntilOrEnd(ctx workflow.Context, d time.Duration, cond, ends func() bool) (bool, error) {
 	if cond() {
 		return false, nil
 	}
 	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
 	timer := workflow.NewTimer(tctx, max(d, 0))
 	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
+		cancel()
 		return false, err
+	}
+	if ends == nil || !cond() || !ends() {
+		cancel()
 	}
 	return !cond(), nil
 }

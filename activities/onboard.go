@@ -1,0 +1,59 @@
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// The steps a failure of ProvisionAndInvite names, as the workflow reports
+// them (signup.AdminView's failed_step).
+const (
+	StepProvision      = "provision"
+	StepSendInvitation = "send_invitation"
+)
+
+// ProvisionAndInviteInput is a submitted sign-up and its first link.
+type ProvisionAndInviteInput struct {
+	Provision ProvisionInput
+	Invite    SendInvitationInput
+}
+
+// ProvisionAndInvite is ProvisionOwner then SendInvitation, as one activity:
+// one task for the two, not a task and a workflow task each. Each half is
+// idempotent as on its own, so a retry provisions nothing twice and
+// replaces the link of the same Seq. A failure names its half (StepOf).
+func (a *Activities) ProvisionAndInvite(ctx context.Context, in ProvisionAndInviteInput) (SendInvitationResult, error) {
+	defer keepAlive(ctx)()
+	if _, err := a.provisionOwner(ctx, in.Provision); err != nil {
+		return SendInvitationResult{}, inStep(StepProvision, err)
+	}
+	res, err := a.sendInvitation(ctx, in.Invite)
+	if err != nil {
+		return SendInvitationResult{}, inStep(StepSendInvitation, err)
+	}
+	return res, nil
+}
+
+// inStep is err as an application error that names step in its details,
+// with err's type, message and retryability.
+func inStep(step string, err error) error {
+	opts := temporal.ApplicationErrorOptions{Details: []any{step}}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		opts.NonRetryable, opts.Cause = app.NonRetryable(), app.Unwrap()
+		return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), opts)
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), "", opts)
+}
+
+// StepOf is the step an activity's failure names (inStep), or "".
+func StepOf(err error) string {
+	var app *temporal.ApplicationError
+	var step string
+	if errors.As(err, &app) && app.HasDetails() && app.Details(&step) == nil {
+		return step
+	}
+	return ""
+}

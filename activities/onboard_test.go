@@ -1,0 +1,110 @@
+package activities_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kcloud/onboarding/activities"
+	"github.com/kcloud/onboarding/internal/signup"
+	"github.com/kcloud/onboarding/models"
+)
+
+// ProvisionAndInvite run twice leaves what one run leaves: one organization,
+// owner and profile, one live link of the Seq, one audit row of the
+// invited save; the second mail repeats the first's Message-ID.
+func TestProvisionAndInviteTwice(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	id := "both"
+	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "both-co"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	in := activities.ProvisionAndInviteInput{
+		Provision: provisionInput(id, "both-co"),
+		Invite: activities.SendInvitationInput{SignupID: id, Seq: 1, Kind: signup.InvitationFirst, ExpiresAt: now.Add(time.Hour),
+			Save: &activities.SaveSignupInput{
+				View:    signup.View{SignupID: id, Status: signup.StatusInvited, Invite: &signup.Invite{ExpiresAt: now.Add(time.Hour)}, CreatedAt: now, UpdatedAt: now},
+				Version: 2, TokenHash: "h",
+				Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorSystem}, Action: signup.ActionInvitationSent,
+					From: signup.StatusProvisioning, To: signup.StatusInvited},
+			}},
+	}
+	for i := 0; i < 2; i++ {
+		res, err := f.acts.ProvisionAndInvite(ctx, in)
+		if err != nil {
+			t.Fatalf("run #%d: %v", i, err)
+		}
+		if res.SentAt.IsZero() || res.AlreadyActive {
+			t.Fatalf("run #%d: %+v", i, res)
+		}
+	}
+	tests := []struct {
+		what  string
+		model any
+		where string
+		want  int64
+	}{
+		{"organizations", &models.Organization{}, "signup_id = ?", 1},
+		{"business profiles", &models.BusinessProfile{}, "signup_id = ?", 1},
+		{"live invitation links", &models.InvitationToken{}, "signup_id = ? AND status = 'pending'", 1},
+		{"invitation links", &models.InvitationToken{}, "signup_id = ?", 1},
+		{"audit rows of the invited save", &models.AuditEvent{}, "signup_id = ? AND action = 'invitation_sent'", 1},
+		{"audit rows of provisioning", &models.AuditEvent{}, "signup_id = ? AND action = 'owner_provisioned'", 1},
+		{"sign-up rows invited", &models.Signup{}, "id = ? AND status = 'invited' AND version = 2", 1},
+	}
+	for _, tt := range tests {
+		if got := f.count(t, tt.model, tt.where, id); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.what, got, tt.want)
+		}
+	}
+	if msgs := f.box.List(); len(msgs) != 2 || msgs[0].MessageID != msgs[1].MessageID {
+		t.Errorf("mails %d, want 2 with one Message-ID: %v", len(msgs), msgs)
+	}
+}
+
+// A failure names the half it came from, keeping its code and retryability.
+func TestProvisionAndInviteNamesTheFailedStep(t *testing.T) {
+	tests := []struct {
+		name    string
+		reserve bool // the sign-up holds its name
+		refuse  bool // the mail server refuses the mail
+		step    string
+		code    string
+	}{
+		{name: "no reservation", reserve: false, step: activities.StepProvision, code: signup.CodeReservationMissing},
+		{name: "mail refused", reserve: true, refuse: true, step: activities.StepSendInvitation, code: signup.CodeMailRejected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, nil)
+			id := "fails"
+			if tt.reserve {
+				if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "fails-co"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.refuse {
+				f.smtp.Refuse(550, "mailbox unavailable")
+			}
+			_, err := f.acts.ProvisionAndInvite(ctx, activities.ProvisionAndInviteInput{
+				Provision: provisionInput(id, "fails-co"),
+				Invite:    activities.SendInvitationInput{SignupID: id, Seq: 1, Kind: signup.InvitationFirst, ExpiresAt: time.Now().Add(time.Hour)},
+			})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := activities.StepOf(err); got != tt.step {
+				t.Errorf("step %q, want %q (%v)", got, tt.step, err)
+			}
+			if got := errType(err); got != tt.code {
+				t.Errorf("type %q, want %q (%v)", got, tt.code, err)
+			}
+			if activities.StepOf(context.DeadlineExceeded) != "" {
+				t.Error("a plain error names a step")
+			}
+		})
+	}
+}
