@@ -229,7 +229,7 @@ func TestTraceFromRequestToActivities(t *testing.T) {
 	// The request that starts the sign-up carries the workflow's own trace:
 	// the run, its provisioning and the invitation.
 	start := traceOf("POST /api/v1/signups")
-	for _, want := range []string{"StartWorkflow:Signup", "RunActivity:SaveSignup", "RunActivity:ProvisionOwner", "RunActivity:SendInvitation"} {
+	for _, want := range []string{"StartWorkflow:Signup", "RunActivity:SaveSignup", "RunActivity:ProvisionAndInvite"} {
 		if !start[want] {
 			t.Errorf("the create request's trace lacks %s; it has %v", want, start)
 		}
