@@ -93,6 +93,7 @@ type Server struct {
 	certs    *certstore.Store
 	eraser   *retention.Eraser
 	uploads  *uploadSlots
+	tokens   *knownTokens
 }
 
 // Stopping turns readiness off: /readyz answers 503 from now on, so load
@@ -115,7 +116,8 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, db: d.DB, temporal: d.Temporal, accounts: d.Accounts, mailbox: d.Mailbox, log: d.Log,
 		metrics: d.Metrics, tracing: d.Tracing, keyring: d.Keyring, pages: web.MustNew(),
-		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser, uploads: newUploadSlots()}
+		outbox: outbox.New(d.DB, d.Temporal, d.Log), certs: d.Certs, eraser: d.Eraser, uploads: newUploadSlots(),
+		tokens: newKnownTokens(maxKnownTokens)}
 	if d.DB != nil { // nil: only the process's own routes (health, metrics)
 		s.signups = signup.NewStore(d.DB.DB)
 	}
@@ -155,13 +157,17 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/terms", s.terms)
 	v1.POST("/signups", s.limit(limitCreateIP, byIP), s.createSignup)
 	v1.GET("/organization-names/:name/availability", s.limit(limitAvailabilityIP, byIP), s.nameAvailability)
-	su := v1.Group("/signups/:id", s.limit(limitSignupIP, byIP), s.signupAuth())
-	su.GET("", s.getSignup)
-	su.POST("/certificate", s.limit(limitUploadIP, byIP), s.limit(limitUploadSignup, bySignup), s.uploadGate(), s.uploadCertificate)
-	su.POST("/business-number/verify", s.limit(limitVerifyIP, byIP), s.limit(limitVerifySignup, bySignup), s.verifyBusinessNumber)
-	su.PUT("/user-info", s.limit(limitStepSignup, bySignup), s.setUserInfo)
-	su.PUT("/organization", s.limit(limitStepSignup, bySignup), s.setOrganization)
-	su.POST("/submit", s.limit(limitStepSignup, bySignup), s.submit)
+	// The view and the certificate read the row (the upload checks the
+	// status before it stores anything); the other steps check the token
+	// against the hash this process knows, and leave the rest to the
+	// workflow.
+	su := v1.Group("/signups/:id", s.limit(limitSignupIP, byIP))
+	su.GET("", s.signupAuth(), s.getSignup)
+	su.POST("/certificate", s.signupAuth(), s.limit(limitUploadIP, byIP), s.limit(limitUploadSignup, bySignup), s.uploadGate(), s.uploadCertificate)
+	su.POST("/business-number/verify", s.stepAuth(), s.limit(limitVerifyIP, byIP), s.limit(limitVerifySignup, bySignup), s.verifyBusinessNumber)
+	su.PUT("/user-info", s.stepAuth(), s.limit(limitStepSignup, bySignup), s.setUserInfo)
+	su.PUT("/organization", s.stepAuth(), s.limit(limitStepSignup, bySignup), s.setOrganization)
+	su.POST("/submit", s.stepAuth(), s.limit(limitStepSignup, bySignup), s.submit)
 
 	v1.GET("/invitations/:token", s.limit(limitTokenIP, byIP), s.getInvitation)
 	v1.POST("/invitations/:token/accept", s.limit(limitTokenIP, byIP), s.acceptInvitation)

@@ -70,49 +70,111 @@ func (s *Server) createSignup(c *gin.Context) {
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}
+	s.tokens.add(id, hash)
 	c.JSON(http.StatusCreated, createdSignup{View: v, SignupToken: token})
 }
 
-const signupKey = "signup"
+const (
+	signupKey      = "signup"
+	knownTokenKey  = "signup_token_known"
+	signupNotFound = "signup_not_found"
+)
 
-// signupAuth checks the sign-up's bearer token against the stored hash. A
-// missing token is 401; a wrong one, or an unknown id, 404 (the id's
-// existence is not revealed).
+// signupAuth checks the sign-up's bearer token against the stored hash,
+// reading the row for the handler. A missing token is 401; a wrong one, an
+// unknown id or an ended sign-up, 404 (the id's existence is not revealed).
 func (s *Server) signupAuth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if row, ok := s.authenticate(c); ok {
+			c.Set(signupKey, row)
+			c.Next()
+		}
+	}
+}
+
+// stepAuth is signupAuth for the wizard steps sent as Updates, which need
+// no row: a token whose hash this process knows is checked without reading
+// it. That sign-up may have ended since; its workflow then refuses the
+// step and update answers as signupAuth would have (endedSignup).
+func (s *Server) stepAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token, ok := bearer(c)
 		if !ok {
 			s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <signup_token>"))
 			return
 		}
-		notFound := problem(http.StatusNotFound, "signup_not_found", "no such sign-up")
-		id := c.Param("id")
-		if _, err := uuid.Parse(id); err != nil {
-			s.fail(c, notFound)
-			return
-		}
-		row, err := s.signups.Get(c.Request.Context(), id)
-		if err != nil {
-			if errors.Is(err, signup.ErrNotFound) {
-				s.fail(c, notFound)
-			} else {
-				s.fail(c, err)
+		if hash, known := s.tokens.hash(c.Param("id")); known {
+			if !secret.Matches(token, hash) {
+				s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
+				return
 			}
+			c.Set(knownTokenKey, true)
+			c.Next()
 			return
 		}
-		if !secret.Matches(token, row.TokenHash) {
-			s.fail(c, notFound)
-			return
+		if _, ok := s.authenticate(c); ok {
+			c.Next()
 		}
-		// A sign-up's token ends with the sign-up: once it is active (the
-		// owner signs in instead), cancelled or abandoned it opens nothing.
-		if signup.Status(row.Status).Final() {
-			s.fail(c, notFound)
-			return
-		}
-		c.Set(signupKey, &row)
-		c.Next()
 	}
+}
+
+// authenticate reads the sign-up's row and checks the bearer token against
+// it, answering the request when it fails. A live sign-up's token hash is
+// remembered for stepAuth.
+func (s *Server) authenticate(c *gin.Context) (*models.Signup, bool) {
+	token, ok := bearer(c)
+	if !ok {
+		s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <signup_token>"))
+		return nil, false
+	}
+	notFound := problem(http.StatusNotFound, signupNotFound, "no such sign-up")
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		s.fail(c, notFound)
+		return nil, false
+	}
+	row, err := s.signups.Get(c.Request.Context(), id)
+	if err != nil {
+		if errors.Is(err, signup.ErrNotFound) {
+			s.fail(c, notFound)
+		} else {
+			s.fail(c, err)
+		}
+		return nil, false
+	}
+	if !secret.Matches(token, row.TokenHash) {
+		s.fail(c, notFound)
+		return nil, false
+	}
+	// A sign-up's token ends with the sign-up: once it is active (the
+	// owner signs in instead), cancelled or abandoned it opens nothing.
+	if signup.Status(row.Status).Final() {
+		s.tokens.forget(id)
+		s.fail(c, notFound)
+		return nil, false
+	}
+	s.tokens.add(id, row.TokenHash)
+	return &row, true
+}
+
+// endedSignup answers, for a step authenticated by a known token hash whose
+// Update found no running workflow, whether the sign-up has ended (or is
+// gone): the answer is then signupAuth's 404, and the hash is forgotten.
+func (s *Server) endedSignup(c *gin.Context, err error) bool {
+	var nf *serviceerror.NotFound
+	if !c.GetBool(knownTokenKey) || !errors.As(err, &nf) {
+		return false
+	}
+	id := c.Param("id")
+	row, rerr := s.signups.Get(context.WithoutCancel(c.Request.Context()), id)
+	if rerr != nil && !errors.Is(rerr, signup.ErrNotFound) {
+		return false
+	}
+	if rerr == nil && !signup.Status(row.Status).Final() {
+		return false
+	}
+	s.tokens.forget(id)
+	return true
 }
 
 func bearer(c *gin.Context) (string, bool) {
@@ -125,6 +187,7 @@ func bearer(c *gin.Context) (string, bool) {
 	return token, token != ""
 }
 
+// signupRow is the row signupAuth read.
 func signupRow(c *gin.Context) *models.Signup {
 	return c.MustGet(signupKey).(*models.Signup)
 }
@@ -155,6 +218,9 @@ func (s *Server) update(c *gin.Context, workflowID, name string, arg, out any, c
 		err = h.Get(ctx, out)
 	}
 	if err != nil {
+		if s.endedSignup(c, err) {
+			return problem(http.StatusNotFound, signupNotFound, "no such sign-up")
+		}
 		return s.updateError(ctx, err, closedCode)
 	}
 	return nil
@@ -200,9 +266,8 @@ func (s *Server) updateError(ctx context.Context, err error, closedCode string) 
 }
 
 func (s *Server) stepUpdate(c *gin.Context, name string, arg any, status int) {
-	row := signupRow(c)
 	var v signup.View
-	if err := s.update(c, row.WorkflowID, name, arg, &v, signup.CodeStepOutOfOrder); err != nil {
+	if err := s.update(c, signup.WorkflowID(c.Param("id")), name, arg, &v, signup.CodeStepOutOfOrder); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -222,9 +287,8 @@ func (s *Server) verifyBusinessNumber(c *gin.Context) {
 		s.fail(c, p)
 		return
 	}
-	row := signupRow(c)
 	var v signup.Verification
-	if err := s.update(c, row.WorkflowID, workflows.UpdateVerify, in, &v, signup.CodeStepOutOfOrder); err != nil {
+	if err := s.update(c, signup.WorkflowID(c.Param("id")), workflows.UpdateVerify, in, &v, signup.CodeStepOutOfOrder); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -183,6 +183,9 @@ func TestContractErrors(t *testing.T) {
 	}{
 		{"no token", http.MethodGet, j.path(""), "", nil, 401, "unauthorized"},
 		{"another sign-up's token", http.MethodGet, j.path(""), other.token, nil, 404, "signup_not_found"},
+		{"another sign-up's token, a step", http.MethodPost, j.path("/submit"), other.token, nil, 404, "signup_not_found"},
+		{"no token, a step", http.MethodPut, j.path("/user-info"), "", `{}`, 401, "unauthorized"},
+		{"unknown id, a step", http.MethodPost, "/api/v1/signups/00000000-0000-0000-0000-000000000000/submit", j.token, nil, 404, "signup_not_found"},
 		{"unknown id", http.MethodGet, "/api/v1/signups/00000000-0000-0000-0000-000000000000", j.token, nil, 404, "signup_not_found"},
 		{"malformed json", http.MethodPost, "/api/v1/signups", "", `{"accepted_terms":`, 400, "invalid_json"},
 		{"empty body", http.MethodPost, "/api/v1/signups", "", ``, 400, "invalid_json"},

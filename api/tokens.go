@@ -1,0 +1,54 @@
+package api
+
+import "sync"
+
+// maxKnownTokens bounds the sign-up tokens a process remembers: 65,536
+// hashes of 64 bytes with their ids, a few MiB.
+const maxKnownTokens = 1 << 16
+
+// knownTokens remembers the token hash of sign-ups this process has seen
+// live, so that a wizard step checks its bearer token without reading the
+// sign-up's row: a sign-up's token hash never changes. It is a hint, not
+// the truth: a step of a sign-up that has ended since is refused by its
+// workflow, and the route then reads the row (stepAuth, endedSignup). The
+// oldest entry goes when it is full.
+type knownTokens struct {
+	mu     sync.Mutex
+	hashes map[string]string // sign-up id → token hash
+	ring   []string          // ids in the order they came
+	next   int
+}
+
+func newKnownTokens(size int) *knownTokens {
+	return &knownTokens{hashes: make(map[string]string, size), ring: make([]string, size)}
+}
+
+// hash returns the sign-up's token hash, if known.
+func (k *knownTokens) hash(id string) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	h, ok := k.hashes[id]
+	return h, ok
+}
+
+// add remembers a live sign-up's token hash.
+func (k *knownTokens) add(id, hash string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.hashes[id]; ok {
+		return
+	}
+	if old := k.ring[k.next]; old != "" {
+		delete(k.hashes, old)
+	}
+	k.ring[k.next] = id
+	k.next = (k.next + 1) % len(k.ring)
+	k.hashes[id] = hash
+}
+
+// forget drops a sign-up that has ended.
+func (k *knownTokens) forget(id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.hashes, id)
+}
