@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -31,11 +32,27 @@ const (
 // ErrMalformedHash reports a stored hash that is not an argon2id PHC string.
 var ErrMalformedHash = errors.New("password: malformed hash")
 
-// Hasher hashes and verifies passwords with fixed argon2id parameters.
-type Hasher struct{ p Params }
+// Hasher hashes and verifies passwords with fixed argon2id parameters. At
+// most half the process's cores (at least one) hash at once: each hash
+// holds a core and a Memory-sized block for its whole run, and a burst of
+// accepted invitations and sign-ins then leaves the other cores, and the
+// memory, to every other request. The hash's cost is unchanged.
+type Hasher struct {
+	p     Params
+	slots chan struct{}
+}
 
 // NewHasher returns a Hasher with the given parameters.
-func NewHasher(p Params) *Hasher { return &Hasher{p: p} }
+func NewHasher(p Params) *Hasher {
+	return &Hasher{p: p, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+}
+
+// key is argon2id's key, computed in one of the hasher's slots.
+func (h *Hasher) key(pw string, salt []byte, p Params, n uint32) []byte {
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, n)
+}
 
 // Hash returns the password's argon2id hash as a PHC string
 // ($argon2id$v=19$m=…,t=…,p=…$salt$key).
@@ -44,7 +61,7 @@ func (h *Hasher) Hash(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, h.p.Time, h.p.Memory, h.p.Threads, keyLen)
+	key := h.key(pw, salt, h.p, keyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, h.p.Memory, h.p.Time, h.p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -77,6 +94,6 @@ func (h *Hasher) Verify(encoded, pw string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, ErrMalformedHash
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := h.key(pw, salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
