@@ -64,13 +64,14 @@ func (s *Server) createSignup(c *gin.Context) {
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
-	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings, AcceptedTerms: v.AcceptedTerms, CreatedAt: now})
+	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings, AcceptedTerms: v.AcceptedTerms, CreatedAt: now, TermsRecorded: true})
 	if err != nil {
 		_ = s.signups.DeleteUnstarted(context.WithoutCancel(ctx), id)
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}
 	s.tokens.add(id, hash)
+	s.metrics.Event(signup.EventStarted)
 	c.JSON(http.StatusCreated, createdSignup{View: v, SignupToken: token})
 }
 

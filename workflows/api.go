@@ -63,6 +63,10 @@ type Input struct {
 	// accept_terms Update instead.
 	AcceptedTerms []string  `json:",omitempty"`
 	CreatedAt     time.Time `json:",omitzero"`
+	// TermsRecorded: the API wrote step 1's audit event with the first
+	// read-model row, as save signup.FirstSave; from changeShape 5 the
+	// workflow does not save step 1 again.
+	TermsRecorded bool `json:",omitempty"`
 }
 
 // PasswordSet is the signal sent once the owner's password is set, by an

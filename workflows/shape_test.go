@@ -20,10 +20,10 @@ import (
 )
 
 // atShape makes the sign-up read the signup-shape change as v; the test
-// environment otherwise answers its newest version (4: DefaultVersion to 4
+// environment otherwise answers its newest version (5: DefaultVersion to 5
 // is what setup asks for).
 func (h *harness) atShape(v workflow.Version) {
-	h.env.OnGetVersion("signup-shape", workflow.DefaultVersion, 4).Return(v)
+	h.env.OnGetVersion("signup-shape", workflow.DefaultVersion, 5).Return(v)
 }
 
 // wizardTrace is what a client and an operator can see of a wizard: the
@@ -184,22 +184,27 @@ func TestRefusedStepsWriteNothing(t *testing.T) {
 // journeyTrace is what a whole sign-up leaves: the read model at its end,
 // its audit rows, the invitation mailed, and the activities it ran, by type.
 type journeyTrace struct {
-	row        string
-	audit      []string
-	mails      int
-	activities map[string]int
+	row             string
+	audit           []string
+	mails           int
+	activities      map[string]int
+	localActivities map[string]int
 }
 
 // traceJourney runs a sign-up from the start to active at the given
 // signup-shape version, on a database of its own, from a fixed start.
-func traceJourney(t *testing.T, shape workflow.Version) journeyTrace {
+func traceJourney(t *testing.T, shape workflow.Version, apiCreated bool) journeyTrace {
 	t.Helper()
 	h := newHarness(t, newDeps(t), "journey", settings)
 	h.env.SetStartTime(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	h.atShape(shape)
-	tr := journeyTrace{activities: map[string]int{}}
+	h.apiCreated = apiCreated
+	tr := journeyTrace{activities: map[string]int{}, localActivities: map[string]int{}}
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		tr.activities[info.ActivityType.Name]++
+	})
+	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		tr.localActivities[info.ActivityType.Name]++
 	})
 	h.startTerms = []string{"service", "privacy"}
 	h.wizard("journey-co")
@@ -232,7 +237,7 @@ var certificateID = regexp.MustCompile(`"certificate":\{"id":"[^"]*"`)
 // activity: the same read model, audit trail and mail as the two
 // activities of version 3.
 func TestProvisionAndInviteInOneActivity(t *testing.T) {
-	before, after := traceJourney(t, 3), traceJourney(t, 4)
+	before, after := traceJourney(t, 3, false), traceJourney(t, 4, false)
 	if before.row != after.row {
 		t.Errorf("read model differs:\nversion 3: %s\nversion 4: %s", before.row, after.row)
 	}
@@ -302,5 +307,32 @@ func TestProvisionFailureNamesItsStep(t *testing.T) {
 				t.Errorf("after the retry: %s", v.Status)
 			}
 		})
+	}
+}
+
+// From signup-shape 5 a sign-up whose API wrote step 1 with its first row
+// (Input.TermsRecorded) does not save it again: one local activity fewer,
+// and the same read model and audit trail as a sign-up of version 4 (which
+// saves step 1 again, a save the stored row makes a no-op) or of an API
+// that did not record it.
+func TestTermsRecordedByTheAPI(t *testing.T) {
+	v4, v5 := traceJourney(t, 4, true), traceJourney(t, 5, true)
+	oldAPI := traceJourney(t, 5, false)
+	for name, tr := range map[string]journeyTrace{"version 5": v5, "version 5, terms not recorded by the API": oldAPI} {
+		if tr.row != v4.row {
+			t.Errorf("%s: read model differs:\nversion 4: %s\n%s: %s", name, v4.row, name, tr.row)
+		}
+		if strings.Join(tr.audit, "\n") != strings.Join(v4.audit, "\n") {
+			t.Errorf("%s: audit differs:\nversion 4:\n%s\n%s:\n%s", name, strings.Join(v4.audit, "\n"), name, strings.Join(tr.audit, "\n"))
+		}
+	}
+	if n := len(v4.audit); n == 0 || !strings.Contains(v4.audit[0], "terms_accepted") {
+		t.Fatalf("audit starts with %v, want terms_accepted", v4.audit)
+	}
+	if got, want := v5.localActivities["SaveSignup"], v4.localActivities["SaveSignup"]-1; got != want {
+		t.Errorf("SaveSignup local activities at version 5: %d, want %d (version 4: %v)", got, want, v4.localActivities)
+	}
+	if got, want := oldAPI.localActivities["SaveSignup"], v4.localActivities["SaveSignup"]; got != want {
+		t.Errorf("SaveSignup local activities without TermsRecorded: %d, want %d", got, want)
 	}
 }

@@ -46,8 +46,11 @@ const (
 	// submit's provisioning status is not upserted (visibility goes from
 	// ready to invited; a failure's needs_attention and a retry's
 	// provisioning are); and the invitation's timer is left, not cancelled,
-	// when the password set ends the sign-up; histories v9 (2026-11). A
-	// later change is its version 5.
+	// when the password set ends the sign-up; histories v9 (2026-11).
+	// Version 5: a sign-up whose API wrote
+	// step 1's audit event with its first row (Input.TermsRecorded) does not
+	// save step 1 again: no local activity in its first workflow task;
+	// histories v10 (2026-11). A later change is its version 6.
 	changeShape = "signup-shape"
 )
 
@@ -119,10 +122,14 @@ func (w *signupWorkflow) setup(ctx workflow.Context) error {
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
-	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 4); shape >= 1 {
+	if shape := workflow.GetVersion(ctx, changeShape, workflow.DefaultVersion, 5); shape >= 1 {
 		// The three changes below, read no more: a sign-up that reads
 		// changeShape was started after all of them.
 		w.versions = versions{shape: shape, timers: 1, heartbeats: 1, maxAge: 1}
+		if w.termsRecorded() {
+			// The API's row is the first save; the next is numbered after it.
+			w.saved.version = signup.FirstSave
+		}
 		return nil
 	}
 	// Started before changeShape: read them as it did.
@@ -184,7 +191,7 @@ func (w *signupWorkflow) run(ctx workflow.Context) error {
 // lock: a step may arrive while this save runs, and must not be overwritten
 // by it.
 func (w *signupWorkflow) recordStartTerms(ctx workflow.Context) error {
-	if len(w.in.AcceptedTerms) == 0 {
+	if len(w.in.AcceptedTerms) == 0 || w.termsRecorded() {
 		return nil
 	}
 	if err := w.mu.Lock(ctx); err != nil {
@@ -193,6 +200,12 @@ func (w *signupWorkflow) recordStartTerms(ctx workflow.Context) error {
 	defer w.mu.Unlock()
 	w.saveOrLog(ctx, &signup.AuditEntry{Actor: userActor, Action: signup.ActionTermsAccepted, To: signup.StatusUserInfo})
 	return nil
+}
+
+// termsRecorded reports whether the API recorded step 1 with the first
+// read-model row (from changeShape 5, when it says so).
+func (w *signupWorkflow) termsRecorded() bool {
+	return w.versions.shape >= 5 && w.in.TermsRecorded && len(w.in.AcceptedTerms) > 0
 }
 
 // provision creates the organization and its owner (step 4; before

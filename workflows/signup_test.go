@@ -50,6 +50,9 @@ type harness struct {
 	// startTerms, when set, come with the start (as the API does) instead
 	// of the accept_terms Update.
 	startTerms []string
+	// apiCreated: the API's first row (signup.Store.Create, with step 1's
+	// audit event) is written before the start, which says TermsRecorded.
+	apiCreated bool
 }
 
 type result struct {
@@ -132,8 +135,22 @@ func (h *harness) do(after time.Duration, fn func()) {
 	h.env.RegisterDelayedCallback(fn, h.at)
 }
 
+// input is the start's input, after the API's first row when apiCreated.
+func (h *harness) input(s workflows.Settings) workflows.Input {
+	in := workflows.Input{SignupID: h.id, TokenHash: "hash-" + h.id, Settings: s, AcceptedTerms: h.startTerms}
+	if h.apiCreated {
+		now := h.env.Now().UTC()
+		v := signup.View{SignupID: h.id, Status: signup.StatusUserInfo, AcceptedTerms: h.startTerms, CreatedAt: now, UpdatedAt: now}
+		if err := signup.NewStore(h.db.DB).Create(context.Background(), v, in.TokenHash); err != nil {
+			h.t.Fatal(err)
+		}
+		in.CreatedAt, in.TermsRecorded = now, true
+	}
+	return in
+}
+
 func (h *harness) run() signup.View {
-	h.env.ExecuteWorkflow(workflows.Signup, workflows.Input{SignupID: h.id, TokenHash: "hash-" + h.id, Settings: settings, AcceptedTerms: h.startTerms})
+	h.env.ExecuteWorkflow(workflows.Signup, h.input(settings))
 	h.t.Helper()
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
@@ -146,7 +163,7 @@ func (h *harness) run() signup.View {
 }
 
 func (h *harness) runWith(s workflows.Settings) signup.View {
-	h.env.ExecuteWorkflow(workflows.Signup, workflows.Input{SignupID: h.id, TokenHash: "hash-" + h.id, Settings: s, AcceptedTerms: h.startTerms})
+	h.env.ExecuteWorkflow(workflows.Signup, h.input(s))
 	var v signup.View
 	if err := h.env.GetWorkflowResult(&v); err != nil {
 		h.t.Fatalf("workflow failed: %v", err)

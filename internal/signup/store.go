@@ -29,26 +29,36 @@ type Store struct {
 // NewStore returns the store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
 
-// Create writes a new sign-up's first row, at version 0: the token's hash
-// (so the next call can authenticate) and the view. The workflow's own saves
-// supersede it.
+// Create writes a new sign-up's first row as its first save (version 1,
+// which a workflow given Input.TermsRecorded does not write again): the
+// token's hash (so the next call can authenticate), the view, and step 1's
+// audit event, terms accepted by the user. On PostgreSQL that is one
+// statement (Save). The workflow's own saves supersede it.
 func (s *Store) Create(ctx context.Context, v View, tokenHash string) error {
-	viewJSON, err := json.Marshal(v)
+	_, err := s.Save(ctx, func(*gorm.DB) (Saved, error) {
+		return Saved{View: v, TokenHash: tokenHash, Version: FirstSave,
+			Audit: &AuditEntry{Actor: Actor{Kind: ActorUser}, Action: ActionTermsAccepted, To: v.Status}}, nil
+	})
 	if err != nil {
-		return fmt.Errorf("create sign-up: %w", err)
-	}
-	row := models.Signup{ID: v.SignupID, TokenHash: tokenHash, Status: string(v.Status), WorkflowID: WorkflowID(v.SignupID),
-		View: string(viewJSON), Version: 0, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC()}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("create sign-up: %w", err)
 	}
 	return nil
 }
 
-// DeleteUnstarted deletes a row its workflow never saved (version 0): the
+// FirstSave is the version of the row Create writes.
+const FirstSave = 1
+
+// DeleteUnstarted deletes a row its workflow never saved (version
+// FirstSave at most, so older rows at 0 too) and its audit events: the
 // workflow did not start.
 func (s *Store) DeleteUnstarted(ctx context.Context, id string) error {
-	return s.db.WithContext(ctx).Where("id = ? AND version = 0", id).Delete(&models.Signup{}).Error
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND version <= ?", id, FirstSave).Delete(&models.Signup{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return tx.Where("signup_id = ?", id).Delete(&models.AuditEvent{}).Error
+	})
 }
 
 // Get returns the sign-up's row, or ErrNotFound.
