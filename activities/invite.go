@@ -42,19 +42,23 @@ type SendInvitationResult struct {
 // fixed per (sign-up, Seq), so a mail repeated by a retry is recognizable.
 func (a *Activities) SendInvitation(ctx context.Context, in SendInvitationInput) (SendInvitationResult, error) {
 	defer keepAlive(ctx)()
-	return a.sendInvitation(ctx, in)
+	return a.sendInvitation(ctx, in, nil)
 }
 
-// sendInvitation is SendInvitation without its heartbeat.
-func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput) (SendInvitationResult, error) {
+// sendInvitation is SendInvitation without its heartbeat; known, when set,
+// are the organization and owner just provisioned, not read again.
+func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput, known *parties) (SendInvitationResult, error) {
 	now := a.now()
 	var (
 		org   models.Organization
 		owner models.User
 	)
+	if known != nil {
+		org, owner = known.org, known.owner
+	}
 	token, hash := secret.NewToken()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return issueLink(tx, in, hash, now, &org, &owner)
+		return issueLink(tx, in, hash, now, known == nil, &org, &owner)
 	})
 	if err != nil {
 		var app interface{ NonRetryable() bool }
@@ -99,11 +103,14 @@ func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput)
 }
 
 // issueLink reads the sign-up's organization and owner into org and owner
-// and, while the owner still has to set a password, makes the link of
-// in.Seq pending with hash (one row a Seq; a used one stays used).
-func issueLink(tx *gorm.DB, in SendInvitationInput, hash string, now time.Time, org *models.Organization, owner *models.User) error {
-	if err := linkParties(tx, in.SignupID, org, owner); err != nil {
-		return err
+// (when read is set; else they are given) and, while the owner still has
+// to set a password, makes the link of in.Seq pending with hash (one row a
+// Seq; a used one stays used).
+func issueLink(tx *gorm.DB, in SendInvitationInput, hash string, now time.Time, read bool, org *models.Organization, owner *models.User) error {
+	if read {
+		if err := linkParties(tx, in.SignupID, org, owner); err != nil {
+			return err
+		}
 	}
 	if owner.Status == models.UserActive || owner.Status == models.UserDisabled {
 		return nil

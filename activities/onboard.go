@@ -21,15 +21,17 @@ type ProvisionAndInviteInput struct {
 }
 
 // ProvisionAndInvite is ProvisionOwner then SendInvitation, as one activity:
-// one task for the two, not a task and a workflow task each. Each half is
+// one task for the two, not a task and a workflow task each, and the
+// organization and owner provisioning made or found are not read again. Each half is
 // idempotent as on its own, so a retry provisions nothing twice and
 // replaces the link of the same Seq. A failure names its half (StepOf).
 func (a *Activities) ProvisionAndInvite(ctx context.Context, in ProvisionAndInviteInput) (SendInvitationResult, error) {
 	defer keepAlive(ctx)()
-	if _, err := a.provisionOwner(ctx, in.Provision); err != nil {
+	p, err := a.provisionOwner(ctx, in.Provision)
+	if err != nil {
 		return SendInvitationResult{}, inStep(StepProvision, err)
 	}
-	res, err := a.sendInvitation(ctx, in.Invite)
+	res, err := a.sendInvitation(ctx, in.Invite, &p)
 	if err != nil {
 		return SendInvitationResult{}, inStep(StepSendInvitation, err)
 	}

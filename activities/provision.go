@@ -33,12 +33,20 @@ type ProvisionResult struct {
 // Run again for the same sign-up it returns what the first run made.
 func (a *Activities) ProvisionOwner(ctx context.Context, in ProvisionInput) (ProvisionResult, error) {
 	defer keepAlive(ctx)()
-	return a.provisionOwner(ctx, in)
+	p, err := a.provisionOwner(ctx, in)
+	return ProvisionResult{OrganizationID: p.org.ID, UserID: p.owner.ID}, err
 }
 
-// provisionOwner is ProvisionOwner without its heartbeat.
-func (a *Activities) provisionOwner(ctx context.Context, in ProvisionInput) (ProvisionResult, error) {
-	var res ProvisionResult
+// parties are a provisioned sign-up's organization and owner, as stored.
+type parties struct {
+	org   models.Organization
+	owner models.User
+}
+
+// provisionOwner is ProvisionOwner without its heartbeat, returning the
+// organization and owner it made or found.
+func (a *Activities) provisionOwner(ctx context.Context, in ProvisionInput) (parties, error) {
+	var res parties
 	now := a.now()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		key := in.Organization.OrganizationName
@@ -68,7 +76,7 @@ func (a *Activities) provisionOwner(ctx context.Context, in ProvisionInput) (Pro
 			return fmt.Errorf("provision: organization: %w", err)
 		}
 		if ins.RowsAffected == 0 {
-			return a.provisioned(tx, in.SignupID, &res)
+			return provisioned(tx, in.SignupID, &res)
 		}
 		// The sign-up's reservation of this name, unprovisioned, becomes
 		// the organization's; without it the transaction rolls back.
@@ -98,14 +106,14 @@ func (a *Activities) provisionOwner(ctx context.Context, in ProvisionInput) (Pro
 			Actor: string(signup.ActorSystem), Action: string(signup.ActionOwnerProvisioned), DedupeKey: ptr(in.SignupID + ":provisioned")}); err != nil {
 			return err
 		}
-		res = ProvisionResult{OrganizationID: org.ID, UserID: owner.ID}
+		res = parties{org: org, owner: owner}
 		return nil
 	})
 	return res, err
 }
 
 // provisioned reads what an earlier run provisioned for the sign-up.
-func (a *Activities) provisioned(tx *gorm.DB, signupID string, res *ProvisionResult) error {
+func provisioned(tx *gorm.DB, signupID string, res *parties) error {
 	var org models.Organization
 	if err := tx.Where("signup_id = ?", signupID).Take(&org).Error; err != nil {
 		return fmt.Errorf("provision: existing organization: %w", err)
@@ -114,7 +122,7 @@ func (a *Activities) provisioned(tx *gorm.DB, signupID string, res *ProvisionRes
 	if err := tx.Where("organization_id = ? AND is_owner = ?", org.ID, true).Take(&owner).Error; err != nil {
 		return fmt.Errorf("provision: owner of existing organization: %w", err)
 	}
-	*res = ProvisionResult{OrganizationID: org.ID, UserID: owner.ID}
+	*res = parties{org: org, owner: owner}
 	return nil
 }
 
