@@ -156,8 +156,11 @@ type certificateBody struct {
 // An upload that fails anywhere — a client that goes away, over 10 MiB, the
 // store, the database, a refused step — leaves neither row nor object.
 func (s *Server) uploadCertificate(c *gin.Context) {
-	row := signupRow(c)
-	if !signup.Status(row.Status).Editable() {
+	id := c.Param("id")
+	if row, ok := readRow(c); ok && !signup.Status(row.Status).Editable() {
+		// Known to be past the wizard: refused before anything is stored.
+		// (Authenticated by a known token, the Update refuses it instead,
+		// and the stored upload is discarded.)
 		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate cannot change while the sign-up is "+row.Status))
 		return
 	}
@@ -175,7 +178,7 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		return
 	}
 	src := &sourceReader{r: up.File}
-	cert, err := s.certs.Upload(c.Request.Context(), row.ID, up.Filename, up.ContentType, src, MaxCertificate)
+	cert, err := s.certs.Upload(c.Request.Context(), id, up.Filename, up.ContentType, src, MaxCertificate)
 	if err != nil {
 		switch {
 		case errors.Is(err, certstore.ErrTooLarge) || up.body.over:
@@ -190,7 +193,7 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		return
 	}
 	var v signup.View
-	if err := s.update(c, row.WorkflowID, workflows.UpdateAttachCertificate, signup.CertificateInput{CertificateID: cert.ID}, &v, signup.CodeStepOutOfOrder); err != nil {
+	if err := s.update(c, signup.WorkflowID(id), workflows.UpdateAttachCertificate, signup.CertificateInput{CertificateID: cert.ID}, &v, signup.CodeStepOutOfOrder); err != nil {
 		// Refused: do not keep it. (After a timeout the Update may still
 		// land; then it stays, and the next upload or the sign-up's release
 		// deletes it.)

@@ -157,13 +157,12 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/terms", s.terms)
 	v1.POST("/signups", s.limit(limitCreateIP, byIP), s.createSignup)
 	v1.GET("/organization-names/:name/availability", s.limit(limitAvailabilityIP, byIP), s.nameAvailability)
-	// The view and the certificate read the row (the upload checks the
-	// status before it stores anything); the other steps check the token
-	// against the hash this process knows, and leave the rest to the
-	// workflow.
+	// The view reads the row; the steps check the token against the hash
+	// this process knows (reading the row only when it does not), and
+	// leave the rest to the workflow.
 	su := v1.Group("/signups/:id", s.limit(limitSignupIP, byIP))
 	su.GET("", s.signupAuth(), s.getSignup)
-	su.POST("/certificate", s.signupAuth(), s.limit(limitUploadIP, byIP), s.limit(limitUploadSignup, bySignup), s.uploadGate(), s.uploadCertificate)
+	su.POST("/certificate", s.stepAuth(), s.limit(limitUploadIP, byIP), s.limit(limitUploadSignup, bySignup), s.uploadGate(), s.uploadCertificate)
 	su.POST("/business-number/verify", s.stepAuth(), s.limit(limitVerifyIP, byIP), s.limit(limitVerifySignup, bySignup), s.verifyBusinessNumber)
 	su.PUT("/user-info", s.stepAuth(), s.limit(limitStepSignup, bySignup), s.setUserInfo)
 	su.PUT("/organization", s.stepAuth(), s.limit(limitStepSignup, bySignup), s.setOrganization)

@@ -113,7 +113,8 @@ func (s *Server) stepAuth() gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		if _, ok := s.authenticate(c); ok {
+		if row, ok := s.authenticate(c); ok {
+			c.Set(signupKey, row)
 			c.Next()
 		}
 	}
@@ -191,6 +192,15 @@ func bearer(c *gin.Context) (string, bool) {
 // signupRow is the row signupAuth read.
 func signupRow(c *gin.Context) *models.Signup {
 	return c.MustGet(signupKey).(*models.Signup)
+}
+
+// readRow is the row stepAuth read, if it had to.
+func readRow(c *gin.Context) (*models.Signup, bool) {
+	row, ok := c.Get(signupKey)
+	if !ok {
+		return nil, false
+	}
+	return row.(*models.Signup), true
 }
 
 func (s *Server) getSignup(c *gin.Context) {

@@ -25,6 +25,10 @@ func TestFullSignupThroughHTTP(t *testing.T) {
 	if v.get("invite", "expires_at") == nil || v.get("invite", "sent_at") == nil {
 		t.Fatalf("invite missing: %s", v.raw)
 	}
+	// Past the wizard the certificate is refused, and the upload is not
+	// kept (the count of certificates below), though this process knows
+	// the token and reads no row first.
+	expect(t, "certificate after submit", s.upload(j.id, j.token, "late.pdf", pdf), http.StatusConflict, "step_out_of_order")
 	token := s.link(t, j.email, "invitations", 5*time.Second)
 	for _, m := range s.box.List() {
 		if !strings.Contains(m.Text, s.cfg.PublicBaseURL+"/invitations/"+token) || !strings.Contains(m.HTML, "acme-cloud") ||
