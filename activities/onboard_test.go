@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -106,5 +107,76 @@ func TestProvisionAndInviteNamesTheFailedStep(t *testing.T) {
 				t.Error("a plain error names a step")
 			}
 		})
+	}
+}
+
+// ProvisionOwner writes every field of the organization, owner, profile,
+// roles and audit event it is given (on PostgreSQL in one statement, so
+// each column is named twice: here against the input).
+func TestProvisionOwnerRows(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "rows", Name: "rows-co"}); err != nil {
+		t.Fatal(err)
+	}
+	in := provisionInput("rows", "rows-co")
+	in.CertificateID = f.upload(t, "rows").ID
+	res, err := f.acts.ProvisionOwner(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		org     models.Organization
+		owner   models.User
+		profile models.BusinessProfile
+		roles   []models.RoleAssignment
+		audit   models.AuditEvent
+		held    models.NameReservation
+	)
+	for _, q := range []struct {
+		dest  any
+		where string
+		arg   string
+	}{
+		{&org, "id = ?", res.OrganizationID},
+		{&owner, "id = ?", res.UserID},
+		{&profile, "signup_id = ?", "rows"},
+		{&audit, "signup_id = ? AND action = 'owner_provisioned'", "rows"},
+		{&held, "signup_id = ?", "rows"},
+	} {
+		if err := f.db.Where(q.where, q.arg).Take(q.dest).Error; err != nil {
+			t.Fatalf("%T: %v", q.dest, err)
+		}
+	}
+	if err := f.db.Where("user_id = ?", res.UserID).Order("role_id").Find(&roles).Error; err != nil {
+		t.Fatal(err)
+	}
+	b, o := in.Business, in.Organization
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"organization", []any{org.SignupID, org.Name, *org.NameKey, org.Status}, []any{"rows", "rows-co", "rows-co", models.OrganizationActive}},
+		{"owner", []any{owner.OrganizationID, owner.Email, owner.Name, owner.Phone, owner.IsOwner, owner.Status, owner.PasswordHash == nil, owner.FailedAttempts},
+			[]any{org.ID, o.ContactEmail, o.ContactName, o.MobilePhone, true, models.UserInvited, true, 0}},
+		{"profile", []any{profile.OrganizationID, profile.BusinessNumber, profile.CompanyName, profile.BillingEmail, profile.RepresentativeName,
+			profile.RepresentativePhone, profile.Address, profile.BusinessType, profile.BusinessCategory, profile.BusinessStatus,
+			profile.VerificationSource, profile.VerifiedAt.Unix(), *profile.CertificateID},
+			[]any{org.ID, b.BusinessNumber, b.CompanyName, b.BillingEmail, b.RepresentativeName, b.RepresentativePhone, b.Address,
+				b.BusinessType, b.BusinessCategory, b.BusinessStatus, b.VerificationSource, b.VerifiedAt.Unix(), in.CertificateID}},
+		{"roles", len(roles), len(models.OwnerRoles)},
+		{"audit", []any{*audit.UserID, audit.Actor, *audit.DedupeKey}, []any{owner.ID, "system", "rows:provisioned"}},
+		{"reservation", *held.OrganizationID, org.ID},
+	}
+	for _, r := range roles {
+		checks = append(checks, struct {
+			what      string
+			got, want any
+		}{"role " + r.RoleID, r.OrganizationID, org.ID})
+	}
+	for _, c := range checks {
+		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
 	}
 }
