@@ -216,25 +216,17 @@ RETURNING id`
 // sign-up the password_set signal (res.OutboxID names it).
 func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string, res *PasswordSet, via string) error {
 	now := s.now()
-	// Conditional on the status read before the transaction: a user
-	// disabled since then keeps that status, and the link is not valid.
-	upd := tx.Model(&models.User{}).Where("id = ? AND status = ?", user.ID, user.Status).Updates(map[string]any{
-		"password_hash": hash, "status": models.UserActive, "failed_attempts": 0,
-		"password_changed_at": now, "updated_at": now,
-	})
-	if upd.Error != nil {
-		return fmt.Errorf("set password: %w", upd.Error)
-	}
-	if upd.RowsAffected == 0 {
-		return ErrInvalidToken
-	}
 	rows := passwordSetRows{
 		history: models.PasswordHistory{ID: uuid.NewString(), UserID: user.ID, PasswordHash: hash, CreatedAt: now},
 		audit:   auditEvent(now, user, res.SignupID, action, user.Status, models.UserActive),
 		outbox:  owed(*res, via, now),
 	}
-	if err := rows.insert(tx); err != nil {
+	set, err := rows.write(tx, user)
+	if err != nil {
 		return fmt.Errorf("set password: %w", err)
+	}
+	if !set {
+		return ErrInvalidToken
 	}
 	res.OutboxID = rows.outbox.ID
 	return nil
@@ -247,35 +239,52 @@ type passwordSetRows struct {
 	outbox  models.SignalOutbox
 }
 
-// insert writes the rows: on PostgreSQL as one statement (the first two
-// inserts in WITH, which run whether or not they are read), elsewhere as
-// three.
-func (r passwordSetRows) insert(tx *gorm.DB) error {
-	if tx.Name() != "postgres" {
-		for _, row := range []any{&r.history, &r.audit, &r.outbox} {
-			if err := tx.Create(row).Error; err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+// write stores the history's hash as user's password and activates the
+// user, conditional on the status read before the transaction (a user
+// disabled since keeps that status, and the link is not valid: set is
+// false, nothing written), then inserts the rows: on PostgreSQL all as one
+// statement (the rows read the update's), elsewhere as four.
+func (r passwordSetRows) write(tx *gorm.DB, user models.User) (set bool, err error) {
 	h, a, o := r.history, r.audit, r.outbox
-	return tx.Exec(insertPasswordSet, h.ID, h.UserID, h.PasswordHash, h.CreatedAt,
-		a.ID, a.SignupID, a.UserID, a.Actor, a.Action, a.FromStatus, a.ToStatus, a.CreatedAt,
-		o.ID, o.SignupID, o.UserID, o.Via, o.CreatedAt, o.NextAttemptAt).Error
+	if tx.Name() == "postgres" {
+		res := tx.Exec(setPasswordPostgres, h.PasswordHash, models.UserActive, h.CreatedAt, h.CreatedAt, user.ID, user.Status,
+			h.ID, h.UserID, h.PasswordHash, h.CreatedAt,
+			a.ID, a.SignupID, a.UserID, a.Actor, a.Action, a.FromStatus, a.ToStatus, a.CreatedAt,
+			o.ID, o.SignupID, o.UserID, o.Via, o.CreatedAt, o.NextAttemptAt)
+		return res.RowsAffected > 0, res.Error
+	}
+	upd := tx.Model(&models.User{}).Where("id = ? AND status = ?", user.ID, user.Status).Updates(map[string]any{
+		"password_hash": h.PasswordHash, "status": models.UserActive, "failed_attempts": 0,
+		"password_changed_at": h.CreatedAt, "updated_at": h.CreatedAt,
+	})
+	if upd.Error != nil || upd.RowsAffected == 0 {
+		return false, upd.Error
+	}
+	for _, row := range []any{&r.history, &r.audit, &r.outbox} {
+		if err := tx.Create(row).Error; err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
-// insertPasswordSet is passwordSetRows.insert on PostgreSQL. Arguments: the
+// setPasswordPostgres is passwordSetRows.write on PostgreSQL: the user's
+// update, and the history, audit and outbox rows inserted only when it
+// updated a row (the outbox insert's count says so). Arguments: the hash,
+// active, changed, updated, the user's id and status read before; the
 // history's id, user id, hash, created; the audit event's id, signup id,
 // user id, actor, action, from, to, created; the outbox row's id, signup
 // id, user id, via, created, next attempt.
-const insertPasswordSet = `WITH history AS (
-	INSERT INTO password_history (id, user_id, password_hash, created_at) VALUES (?, ?, ?, ?)
+const setPasswordPostgres = `WITH upd AS (
+	UPDATE users SET password_hash = ?, status = ?, failed_attempts = 0, password_changed_at = ?, updated_at = ?
+	WHERE id = ? AND status = ? RETURNING id
+), history AS (
+	INSERT INTO password_history (id, user_id, password_hash, created_at) SELECT ?, ?, ?, ? FROM upd
 ), audit AS (
 	INSERT INTO audit_events (id, signup_id, user_id, actor, action, from_status, to_status, created_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM upd
 )
-INSERT INTO signal_outbox (id, signup_id, user_id, via, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)`
+INSERT INTO signal_outbox (id, signup_id, user_id, via, created_at, next_attempt_at) SELECT ?, ?, ?, ?, ?, ? FROM upd`
 
 // auditEvent is a user's status change (or, from = to, another action) as
 // an audit event.
