@@ -58,8 +58,14 @@ func wrapClaim(err error) error {
 // releaseBusinessNumbers gives back the sign-up's slots: it has been
 // submitted, abandoned or cancelled.
 func releaseBusinessNumbers(tx *gorm.DB, signupID string) error {
-	if err := tx.Where("signup_id = ?", signupID).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
+	also := releaseSlots(signupID)
+	if err := tx.Exec(also.SQL, also.Args...).Error; err != nil {
 		return fmt.Errorf("business number slots: %w", err)
 	}
 	return nil
+}
+
+// releaseSlots is releaseBusinessNumbers as a statement to go with a save.
+func releaseSlots(signupID string) *signup.Also {
+	return &signup.Also{SQL: "DELETE FROM business_number_slots WHERE signup_id = ?", Args: []any{signupID}}
 }

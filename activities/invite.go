@@ -69,7 +69,7 @@ func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput,
 	}
 	if owner.Status == models.UserActive || owner.Status == models.UserDisabled || owner.ID == "" {
 		// No mail needed: the view moves on all the same.
-		if err := a.saveWith(ctx, in.Save, nil, nil); err != nil {
+		if err := a.saveWith(ctx, in.Save, nil, nil, nil); err != nil {
 			return SendInvitationResult{}, fmt.Errorf("send invitation: %w", err)
 		}
 		return SendInvitationResult{AlreadyActive: owner.Status == models.UserActive}, nil
@@ -96,7 +96,7 @@ func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput,
 	record := func(tx *gorm.DB) error {
 		return tx.Exec(markLinkSent, in.Seq, sent, in.Seq, models.TokenRevoked, in.SignupID, in.Seq, in.Seq, models.TokenPending).Error
 	}
-	if err := a.saveWith(ctx, in.Save, record, func(v *signup.View) { v.Invite = sentAt(v.Invite, sent) }); err != nil {
+	if err := a.saveWith(ctx, in.Save, record, func(v *signup.View) { v.Invite = sentAt(v.Invite, sent) }, nil); err != nil {
 		return SendInvitationResult{}, fmt.Errorf("send invitation: record: %w", err)
 	}
 	return SendInvitationResult{SentAt: sent}, nil

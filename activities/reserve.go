@@ -54,7 +54,7 @@ func (a *Activities) ReserveName(ctx context.Context, in ReserveNameInput) error
 		default:
 			return res.Error
 		}
-	}, nil)
+	}, nil, nil)
 	var appErr interface{ NonRetryable() bool }
 	if err == nil || errors.As(err, &appErr) {
 		return err

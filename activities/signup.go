@@ -30,11 +30,11 @@ type SaveSignupInput struct {
 // when the sign-up leaves the wizard (submitted, abandoned or cancelled),
 // gives back its business number slots in the same transaction.
 func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
-	var leavesWizard func(tx *gorm.DB) error
+	var leavesWizard *signup.Also
 	if in.Audit != nil && in.Audit.From.Editable() && !in.Audit.To.Editable() {
-		leavesWizard = func(tx *gorm.DB) error { return releaseBusinessNumbers(tx, in.View.SignupID) }
+		leavesWizard = releaseSlots(in.View.SignupID)
 	}
-	return a.saveWith(ctx, &in, leavesWizard, nil)
+	return a.saveWith(ctx, &in, nil, nil, leavesWizard)
 }
 
 // saveWith runs step (if any) and writes save (if any) in one transaction,
@@ -42,10 +42,11 @@ func (a *Activities) SaveSignup(ctx context.Context, in SaveSignupInput) error {
 // invitation's record and its view, or a status change and the slots it
 // gives back land together or not at all, in one local activity of the
 // workflow. fill, if set, puts into the view what step learnt (the workflow
-// cannot know it before); it gets a copy of save. A new audit event's
+// cannot know it before); it gets a copy of save. also, if set, goes with
+// the save's own statement (signup.Also). A new audit event's
 // metrics event is counted after the commit. A step's refusal (an
 // application error) comes back unwrapped, so the workflow sees its code.
-func (a *Activities) saveWith(ctx context.Context, save *SaveSignupInput, step func(tx *gorm.DB) error, fill func(v *signup.View)) error {
+func (a *Activities) saveWith(ctx context.Context, save *SaveSignupInput, step func(tx *gorm.DB) error, fill func(v *signup.View), also *signup.Also) error {
 	var (
 		next    SaveSignupInput
 		audited bool
@@ -63,7 +64,8 @@ func (a *Activities) saveWith(ctx context.Context, save *SaveSignupInput, step f
 			if fill != nil {
 				fill(&next.View)
 			}
-			return signup.Saved{View: next.View, TokenHash: next.TokenHash, Version: next.Version, LastError: next.LastError, Audit: next.Audit}, nil
+			return signup.Saved{View: next.View, TokenHash: next.TokenHash, Version: next.Version, LastError: next.LastError,
+				Audit: next.Audit, Also: also}, nil
 		})
 	case step != nil:
 		err = a.db.WithContext(ctx).Transaction(step)
@@ -140,7 +142,7 @@ func (a *Activities) AttachCertificate(ctx context.Context, in AttachCertificate
 	}, func(v *signup.View) {
 		attached := cert
 		v.Certificate = &attached
-	})
+	}, nil)
 	if err != nil {
 		return signup.Certificate{}, err
 	}

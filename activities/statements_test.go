@@ -93,6 +93,15 @@ func TestStatementsPerCall(t *testing.T) {
 			_, err := f.acts.SendInvitation(ctx, invitedInput("s", 2))
 			return err
 		}, either(4, 5), nil},
+		// A submit's save gives back the business number's slots: with the
+		// row and its audit event, one statement on PostgreSQL.
+		{"SaveSignup leaving the wizard", func() error {
+			now := time.Now().UTC()
+			return f.acts.SaveSignup(ctx, activities.SaveSignupInput{
+				View:    signup.View{SignupID: "s", Status: signup.StatusProvisioning, CreatedAt: now, UpdatedAt: now},
+				Version: 40, TokenHash: "h", Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorUser},
+					Action: signup.ActionSubmitted, From: signup.StatusReady, To: signup.StatusProvisioning}})
+		}, either(1, 3), nil},
 		// Provisioning's 1 (SQLite 6), then SendInvitation's 4 (SQLite 5)
 		// less its read of the organization and owner provisioning made.
 		{"ProvisionAndInvite, first run", func() error {

@@ -74,7 +74,7 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 			return tx.Where("signup_id = ? AND business_number <> ?", in.SignupID, n.String()).Delete(&models.BusinessNumberSlot{}).Error
 		}
 	}
-	err = a.saveWith(ctx, in.Save, giveBack, func(view *signup.View) { *view = view.WithVerification(v) })
+	err = a.saveWith(ctx, in.Save, giveBack, func(view *signup.View) { *view = view.WithVerification(v) }, nil)
 	if err != nil {
 		if fresh {
 			// Not saved, so not verified: the slot this call took goes back

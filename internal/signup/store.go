@@ -119,6 +119,17 @@ type Saved struct {
 	Version   int64
 	LastError string
 	Audit     *AuditEntry
+	// Also, if set, runs with the save, whether or not the save is newer.
+	Also *Also
+}
+
+// Also is a statement of another table's owner that goes with a save: on
+// PostgreSQL inside the save's statement (in a WITH, which runs whether or
+// not it is read), elsewhere just before it in its transaction. It must
+// return no rows.
+type Also struct {
+	SQL  string
+	Args []any
 }
 
 // upsertSignup writes a saved view unless the stored one is as new or
@@ -163,11 +174,16 @@ func (s *Store) Save(ctx context.Context, step func(tx *gorm.DB) (Saved, error))
 	return audited && err == nil, err
 }
 
-// write runs the upsert and, with an audit entry, the audit insert: on
-// PostgreSQL as one statement (the upsert in a WITH, which runs whether or
-// not it is read), elsewhere as two.
+// write runs in.Also, the upsert and, with an audit entry, the audit
+// insert: on PostgreSQL as one statement (the others in a WITH, which runs
+// whether or not it is read), elsewhere one by one.
 func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
 	if in.Audit == nil || tx.Name() != "postgres" {
+		if in.Also != nil {
+			if err := tx.Exec(in.Also.SQL, in.Also.Args...).Error; err != nil {
+				return false, fmt.Errorf("save sign-up: %w", err)
+			}
+		}
 		if err := tx.Exec(upsertSignup, row...).Error; err != nil {
 			return false, fmt.Errorf("save sign-up: %w", err)
 		}
@@ -177,8 +193,14 @@ func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
 		return InsertAudit(tx, in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt))
 	}
 	e := in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt)
-	res := tx.Exec("WITH saved AS ("+upsertSignup+" RETURNING 1) "+insertAuditOnce, append(row,
-		uuid.NewString(), e.SignupID, e.UserID, e.Actor, e.Action, e.FromStatus, e.ToStatus, e.Detail, e.DedupeKey, e.CreatedAt)...)
+	var with string
+	var args []any
+	if in.Also != nil {
+		with, args = "also AS ("+in.Also.SQL+"), ", in.Also.Args
+	}
+	args = append(append(args, row...),
+		uuid.NewString(), e.SignupID, e.UserID, e.Actor, e.Action, e.FromStatus, e.ToStatus, e.Detail, e.DedupeKey, e.CreatedAt)
+	res := tx.Exec("WITH "+with+"saved AS ("+upsertSignup+" RETURNING 1) "+insertAuditOnce, args...)
 	if res.Error != nil {
 		return false, fmt.Errorf("save sign-up: %w", res.Error)
 	}
