@@ -69,3 +69,9 @@ func releaseBusinessNumbers(tx *gorm.DB, signupID string) error {
 func releaseSlots(signupID string) *signup.Also {
 	return &signup.Also{SQL: "DELETE FROM business_number_slots WHERE signup_id = ?", Args: []any{signupID}}
 }
+
+// releaseOtherSlots gives back the sign-up's slots of numbers other than
+// number (verified now), with a save.
+func releaseOtherSlots(signupID, number string) *signup.Also {
+	return &signup.Also{SQL: "DELETE FROM business_number_slots WHERE signup_id = ? AND business_number <> ?", Args: []any{signupID, number}}
+}

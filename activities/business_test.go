@@ -188,3 +188,37 @@ func TestVerifySaveFailedGivesTheNewSlotBack(t *testing.T) {
 		}
 	}
 }
+
+// A Verify with its save: the slot's claim, the tax service's cache read
+// (this fixture has a tax service), then the save with the other numbers'
+// slots given back (one statement on PostgreSQL).
+func TestVerifyWithSaveStatements(t *testing.T) {
+	ctx := context.Background()
+	f, acts := bounded(t, 3)
+	n := statements(t, f.db.DB)
+	now := time.Now().UTC()
+	verify := func(version int64, number string) (int64, error) {
+		before := n.Load()
+		_, err := acts.VerifyBusinessNumber(ctx, activities.VerifyInput{SignupID: "vs", BusinessNumber: number,
+			Save: &activities.SaveSignupInput{View: signup.View{SignupID: "vs", Status: signup.StatusUserInfo, CreatedAt: now, UpdatedAt: now},
+				Version: version, TokenHash: "h"}})
+		return n.Load() - before, err
+	}
+	want := int64(4)
+	if f.db.Name() == "postgres" {
+		want = 3
+	}
+	for i, number := range []string{"2208162517", "1248100998"} {
+		got, err := verify(int64(i+1), number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("verify %s: %d statements", number, got)
+		if got != want {
+			t.Errorf("verify %s: %d statements, want %d", number, got, want)
+		}
+	}
+	if got := f.count(t, &models.BusinessNumberSlot{}, "signup_id = ?", "vs"); got != 1 {
+		t.Errorf("%d slots held after verifying a second number, want 1", got)
+	}
+}

@@ -68,13 +68,12 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 		}
 		return v, nil
 	}
-	var giveBack func(tx *gorm.DB) error
+	var giveBack *signup.Also
 	if bounded {
-		giveBack = func(tx *gorm.DB) error {
-			return tx.Where("signup_id = ? AND business_number <> ?", in.SignupID, n.String()).Delete(&models.BusinessNumberSlot{}).Error
-		}
+		// Slots of numbers verified before go back with the save.
+		giveBack = releaseOtherSlots(in.SignupID, n.String())
 	}
-	err = a.saveWith(ctx, in.Save, giveBack, func(view *signup.View) { *view = view.WithVerification(v) }, nil)
+	err = a.saveWith(ctx, in.Save, nil, func(view *signup.View) { *view = view.WithVerification(v) }, giveBack)
 	if err != nil {
 		if fresh {
 			// Not saved, so not verified: the slot this call took goes back

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -178,7 +179,7 @@ func (s *Store) Save(ctx context.Context, step func(tx *gorm.DB) (Saved, error))
 // insert: on PostgreSQL as one statement (the others in a WITH, which runs
 // whether or not it is read), elsewhere one by one.
 func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
-	if in.Audit == nil || tx.Name() != "postgres" {
+	if tx.Name() != "postgres" {
 		if in.Also != nil {
 			if err := tx.Exec(in.Also.SQL, in.Also.Args...).Error; err != nil {
 				return false, fmt.Errorf("save sign-up: %w", err)
@@ -192,19 +193,27 @@ func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
 		}
 		return InsertAudit(tx, in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt))
 	}
-	e := in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt)
-	var with string
+	var with []string
 	var args []any
 	if in.Also != nil {
-		with, args = "also AS ("+in.Also.SQL+"), ", in.Also.Args
+		with, args = append(with, "also AS ("+in.Also.SQL+")"), in.Also.Args
 	}
-	args = append(append(args, row...),
-		uuid.NewString(), e.SignupID, e.UserID, e.Actor, e.Action, e.FromStatus, e.ToStatus, e.Detail, e.DedupeKey, e.CreatedAt)
-	res := tx.Exec("WITH "+with+"saved AS ("+upsertSignup+" RETURNING 1) "+insertAuditOnce, args...)
+	sql := upsertSignup
+	args = append(args, row...)
+	if in.Audit != nil {
+		e := in.Audit.event(in.View.SignupID, in.Version, in.View.UpdatedAt)
+		with = append(with, "saved AS ("+upsertSignup+" RETURNING 1)")
+		sql = insertAuditOnce
+		args = append(args, uuid.NewString(), e.SignupID, e.UserID, e.Actor, e.Action, e.FromStatus, e.ToStatus, e.Detail, e.DedupeKey, e.CreatedAt)
+	}
+	if len(with) > 0 {
+		sql = "WITH " + strings.Join(with, ", ") + " " + sql
+	}
+	res := tx.Exec(sql, args...)
 	if res.Error != nil {
 		return false, fmt.Errorf("save sign-up: %w", res.Error)
 	}
-	return res.RowsAffected > 0, nil
+	return in.Audit != nil && res.RowsAffected > 0, nil
 }
 
 // upsertArgs are upsertSignup's arguments for a saved view.
