@@ -39,7 +39,8 @@ func (a *Activities) ProvisionAndInvite(ctx context.Context, in ProvisionAndInvi
 }
 
 // inStep is err as an application error that names step in its details,
-// with err's type, message and retryability.
+// with err's type, message and retryability; any other error is its cause
+// (so errors.Is still finds a context's end in it).
 func inStep(step string, err error) error {
 	opts := temporal.ApplicationErrorOptions{Details: []any{step}}
 	var app *temporal.ApplicationError
@@ -47,7 +48,8 @@ func inStep(step string, err error) error {
 		opts.NonRetryable, opts.Cause = app.NonRetryable(), app.Unwrap()
 		return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), opts)
 	}
-	return temporal.NewApplicationErrorWithOptions(err.Error(), "", opts)
+	opts.Cause = err
+	return temporal.NewApplicationErrorWithOptions(step, "", opts)
 }
 
 // StepOf is the step an activity's failure names (inStep), or "".

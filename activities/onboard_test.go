@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,15 @@ func TestProvisionAndInviteNamesTheFailedStep(t *testing.T) {
 			}
 			if activities.StepOf(context.DeadlineExceeded) != "" {
 				t.Error("a plain error names a step")
+			}
+			// A retryable failure keeps its cause.
+			f.smtp.Refuse(451, "try later")
+			_, err = f.acts.ProvisionAndInvite(ctx, activities.ProvisionAndInviteInput{
+				Provision: provisionInput(id, "fails-co"),
+				Invite:    activities.SendInvitationInput{SignupID: id, Seq: 2, Kind: signup.InvitationFirst, ExpiresAt: time.Now().Add(time.Hour)},
+			})
+			if tt.reserve && (activities.StepOf(err) != activities.StepSendInvitation || !strings.Contains(err.Error(), "451")) {
+				t.Errorf("a mail server's 451: %v (step %q)", err, activities.StepOf(err))
 			}
 		})
 	}

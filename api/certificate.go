@@ -196,9 +196,10 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 	if err := s.update(c, signup.WorkflowID(id), workflows.UpdateAttachCertificate, signup.CertificateInput{CertificateID: cert.ID}, &v, signup.CodeStepOutOfOrder); err != nil {
 		// Refused: do not keep it. (After a timeout the Update may still
 		// land; then it stays, and the next upload or the sign-up's release
-		// deletes it.)
+		// deletes it; unless the sign-up is past the wizard, where it
+		// cannot land and nothing else would delete it.)
 		var p *Problem
-		if errors.As(err, &p) && p.Status < 500 {
+		if errors.As(err, &p) && (p.Status < 500 || s.pastWizard(c)) {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
 			if derr := s.certs.Discard(ctx, cert.ID); derr != nil {
 				s.log.WarnContext(ctx, "refused certificate not deleted yet; the sweep will", "error", derr)
@@ -208,7 +209,39 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if v.Certificate == nil || v.Certificate.ID != cert.ID {
+		// An earlier answer, replayed for the same Idempotency-Key: this
+		// upload was not attached and nothing else would delete it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
+		if derr := s.certs.Discard(ctx, cert.ID); derr != nil {
+			s.log.WarnContext(ctx, "unattached certificate not deleted yet; the sweep will", "error", derr)
+		}
+		cancel()
+		if s.replayedAfterEnd(c, v.UpdatedAt) {
+			s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
+			return
+		}
+	}
+	if v.Certificate == nil {
+		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate was not attached; upload it again"))
+		return
+	}
 	c.JSON(http.StatusCreated, certificateBody{Certificate: *v.Certificate})
+}
+
+// pastWizard reports, after an upload's Update failed without an answer,
+// whether the sign-up is known to be past the wizard (read now when its
+// row was not read before).
+func (s *Server) pastWizard(c *gin.Context) bool {
+	row, ok := readRow(c)
+	if !ok {
+		got, err := s.signups.Get(context.WithoutCancel(c.Request.Context()), c.Param("id"))
+		if err != nil {
+			return errors.Is(err, signup.ErrNotFound)
+		}
+		row = &got
+	}
+	return !signup.Status(row.Status).Editable()
 }
 
 var errNoFilePart = errors.New("no file part")

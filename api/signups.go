@@ -65,14 +65,37 @@ func (s *Server) createSignup(c *gin.Context) {
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SignupStatusKey.ValueSet(string(signup.StatusUserInfo))),
 	}, workflows.Signup, workflows.Input{SignupID: id, TokenHash: hash, Settings: s.cfg.Settings, AcceptedTerms: v.AcceptedTerms, CreatedAt: now, TermsRecorded: true})
+	var exists *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &exists) && s.startedAnyway(c, id) {
+		err = nil
+	}
 	if err != nil {
-		_ = s.signups.DeleteUnstarted(context.WithoutCancel(ctx), id)
 		s.fail(c, s.updateError(ctx, err, signup.CodeStepOutOfOrder))
 		return
 	}
 	s.tokens.add(id, hash)
 	s.metrics.Event(signup.EventStarted)
 	c.JSON(http.StatusCreated, createdSignup{View: v, SignupToken: token})
+}
+
+// startedAnyway answers, after a start that failed, whether the workflow
+// runs all the same (the start landed but its answer was lost). When it
+// surely does not, the first row goes; when that cannot be told, the row
+// stays, and no client holds its token.
+func (s *Server) startedAnyway(c *gin.Context, id string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 10*time.Second)
+	defer cancel()
+	_, err := s.temporal.DescribeWorkflowExecution(ctx, signup.WorkflowID(id), "")
+	if err == nil {
+		return true
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		if derr := s.signups.DeleteUnstarted(ctx, id); derr != nil {
+			s.log.WarnContext(ctx, "the row of a sign-up that did not start was not deleted", "signup_id", id, "error", derr)
+		}
+	}
+	return false
 }
 
 const (
@@ -95,8 +118,11 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 
 // stepAuth is signupAuth for the wizard steps sent as Updates, which need
 // no row: a token whose hash this process knows is checked without reading
-// it. That sign-up may have ended since; its workflow then refuses the
-// step and update answers as signupAuth would have (endedSignup).
+// it. That sign-up may have ended since. Once its workflow is closed the
+// Update finds none, and update reads the row and answers as signupAuth
+// would have (endedSignup); an answer replayed for a known Idempotency-Key
+// is checked the same way (replayedAfterEnd). Between its last save and
+// its close, a step gets the workflow's own refusal (409).
 func (s *Server) stepAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token, ok := bearer(c)
@@ -167,12 +193,37 @@ func (s *Server) endedSignup(c *gin.Context, err error) bool {
 	if !c.GetBool(knownTokenKey) || !errors.As(err, &nf) {
 		return false
 	}
-	id := c.Param("id")
-	row, rerr := s.signups.Get(context.WithoutCancel(c.Request.Context()), id)
-	if rerr != nil && !errors.Is(rerr, signup.ErrNotFound) {
+	return s.rowEnded(c)
+}
+
+// replayedAfterEnd answers, for a step authenticated by a known token hash
+// whose Update succeeded, whether the answer may be an earlier one replayed
+// for its Idempotency-Key by a workflow that has ended since (Temporal
+// answers a known Update id from a closed workflow's history) and the
+// sign-up has indeed ended: the answer is then signupAuth's 404. A fresh
+// answer is timed within the Update's wait (at, the view's or the
+// verification's time), so only an older one costs a read of the row.
+func (s *Server) replayedAfterEnd(c *gin.Context, at time.Time) bool {
+	if !c.GetBool(knownTokenKey) || !idempotencyKey(c.GetHeader("Idempotency-Key")) ||
+		time.Since(at) <= s.cfg.UpdateTimeout+replaySlack {
 		return false
 	}
-	if rerr == nil && !signup.Status(row.Status).Final() {
+	return s.rowEnded(c)
+}
+
+// replaySlack covers the clocks of API and worker processes, which time a
+// step's answer.
+const replaySlack = 5 * time.Second
+
+// rowEnded reads the sign-up's row: whether it has ended or is gone (then
+// its hash is forgotten). A read that fails says no.
+func (s *Server) rowEnded(c *gin.Context) bool {
+	id := c.Param("id")
+	row, err := s.signups.Get(context.WithoutCancel(c.Request.Context()), id)
+	if err != nil && !errors.Is(err, signup.ErrNotFound) {
+		return false
+	}
+	if err == nil && !signup.Status(row.Status).Final() {
 		return false
 	}
 	s.tokens.forget(id)
@@ -282,6 +333,10 @@ func (s *Server) stepUpdate(c *gin.Context, name string, arg any, status int) {
 		s.fail(c, err)
 		return
 	}
+	if s.replayedAfterEnd(c, v.UpdatedAt) {
+		s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
+		return
+	}
 	c.JSON(status, v)
 }
 
@@ -301,6 +356,10 @@ func (s *Server) verifyBusinessNumber(c *gin.Context) {
 	var v signup.Verification
 	if err := s.update(c, signup.WorkflowID(c.Param("id")), workflows.UpdateVerify, in, &v, signup.CodeStepOutOfOrder); err != nil {
 		s.fail(c, err)
+		return
+	}
+	if s.replayedAfterEnd(c, v.CheckedAt) {
+		s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
 		return
 	}
 	c.JSON(http.StatusOK, v)

@@ -8,9 +8,9 @@ const maxKnownTokens = 1 << 16
 
 // knownTokens remembers the token hash of sign-ups this process has seen
 // live, so that a wizard step checks its bearer token without reading the
-// sign-up's row: a sign-up's token hash never changes. It is a hint, not
-// the truth: a step of a sign-up that has ended since is refused by its
-// workflow, and the route then reads the row (stepAuth, endedSignup). The
+// sign-up's row: a sign-up's token hash never changes. Whether the sign-up
+// is still live is not in it: the step's Update finds out, and the route
+// reads the row when the answer says it may have ended (stepAuth). The
 // oldest entry goes when it is full.
 type knownTokens struct {
 	mu     sync.Mutex

@@ -148,3 +148,22 @@ func TestDoubleClicksKeepOneState(t *testing.T) {
 		t.Errorf("a repeated Idempotency-Key ran twice: %s / %s", first.raw, second.raw)
 	}
 }
+
+// An upload sent again with the same Idempotency-Key gets the first
+// answer; the second file, never attached, is not kept.
+func TestUploadRetriedWithItsKey(t *testing.T) {
+	s := newStack(t)
+	j := s.start(t)
+	first := s.uploadWithKey(j.id, j.token, "first.pdf", pdf, "upload-once")
+	expect(t, "upload", first, http.StatusCreated, "")
+	again := s.uploadWithKey(j.id, j.token, "again.pdf", append([]byte("%PDF-1.4\n% another\n"), pdf...), "upload-once")
+	expect(t, "upload again, same key", again, http.StatusCreated, "")
+	if a, b := first.str("certificate", "id"), again.str("certificate", "id"); a == "" || a != b {
+		t.Errorf("answers name certificates %q and %q, want the first twice", a, b)
+	}
+	var n int64
+	s.db.Model(&models.Certificate{}).Where("signup_id = ? AND state = 'stored'", j.id).Count(&n)
+	if n != 1 {
+		t.Errorf("%d stored certificates, want 1 (the retried upload's file not kept)", n)
+	}
+}

@@ -290,6 +290,12 @@ func (s *stack) do(req *http.Request) response {
 
 func (s *stack) upload(id, token, filename string, data []byte) response {
 	s.t.Helper()
+	return s.uploadWithKey(id, token, filename, data, "")
+}
+
+// uploadWithKey is upload with an Idempotency-Key (none when empty).
+func (s *stack) uploadWithKey(id, token, filename string, data []byte, key string) response {
+	s.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, _ := mw.CreateFormFile("file", filename)
@@ -298,6 +304,9 @@ func (s *stack) upload(id, token, filename string, data []byte) response {
 	req := s.request(http.MethodPost, "/api/v1/signups/"+id+"/certificate", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	return s.do(req)
 }
 

@@ -49,9 +49,9 @@ func (s *Store) Create(ctx context.Context, v View, tokenHash string) error {
 // FirstSave is the version of the row Create writes.
 const FirstSave = 1
 
-// DeleteUnstarted deletes a row its workflow never saved (version
-// FirstSave at most, so older rows at 0 too) and its audit events: the
-// workflow did not start.
+// DeleteUnstarted deletes a sign-up's first row and its audit events when
+// its workflow did not start (the caller knows: Temporal has no such
+// workflow). Rows a workflow has saved past FirstSave stay.
 func (s *Store) DeleteUnstarted(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND version <= ?", id, FirstSave).Delete(&models.Signup{})
