@@ -123,5 +123,12 @@ func (s *Server) fail(c *gin.Context, err error) {
 			p = problem(http.StatusInternalServerError, "internal_error", "something went wrong on our side; try again")
 		}
 	}
+	if p.Status >= 400 && p.Status < 500 && p.Status != http.StatusNotFound && p.Status != http.StatusTooManyRequests &&
+		c.GetBool(knownTokenKey) && s.rowEnded(c) {
+		// A refusal for a sign-up let in by a remembered token: if it has
+		// ended, the answer is signupAuth's, as if the row had been read
+		// first.
+		p = problem(http.StatusNotFound, signupNotFound, "no such sign-up")
+	}
 	c.AbortWithStatusJSON(p.Status, errorBody{Error: p.ErrorDetail})
 }

@@ -101,6 +101,7 @@ func (s *Server) startedAnyway(c *gin.Context, id string) bool {
 const (
 	signupKey      = "signup"
 	knownTokenKey  = "signup_token_known"
+	rowCheckedKey  = "signup_row_checked"
 	signupNotFound = "signup_not_found"
 )
 
@@ -121,8 +122,8 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 // it. That sign-up may have ended since. Once its workflow is closed the
 // Update finds none, and update reads the row and answers as signupAuth
 // would have (endedSignup); an answer replayed for a known Idempotency-Key
-// is checked the same way (replayedAfterEnd). Between its last save and
-// its close, a step gets the workflow's own refusal (409).
+// is checked the same way (replayedAfterEnd), and so is any refusal (fail):
+// an ended sign-up's token is 404 whatever the request.
 func (s *Server) stepAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token, ok := bearer(c)
@@ -216,8 +217,13 @@ func (s *Server) replayedAfterEnd(c *gin.Context, at time.Time) bool {
 const replaySlack = 5 * time.Second
 
 // rowEnded reads the sign-up's row: whether it has ended or is gone (then
-// its hash is forgotten). A read that fails says no.
+// its hash is forgotten). A read that fails says no; a request reads it
+// once.
 func (s *Server) rowEnded(c *gin.Context) bool {
+	if c.GetBool(rowCheckedKey) {
+		return false
+	}
+	c.Set(rowCheckedKey, true)
 	id := c.Param("id")
 	row, err := s.signups.Get(context.WithoutCancel(c.Request.Context()), id)
 	if err != nil && !errors.Is(err, signup.ErrNotFound) {

@@ -473,6 +473,7 @@ func probeTokenEnd(t *testing.T, a *stack, keep func(...string)) string {
 	// The steps first: this process knows the token (it made the sign-up),
 	// so the step reaches the ended workflow before any read of the row.
 	expect(t, "cancelled sign-up's token, a step", a.call(http.MethodPost, c.path("/submit"), c.token, nil), 404, "signup_not_found")
+	expect(t, "cancelled sign-up's token, an invalid step", a.call(http.MethodPut, c.path("/organization"), c.token, map[string]string{}), 404, "signup_not_found")
 	expect(t, "cancelled sign-up's token, a step again", a.call(http.MethodPut, c.path("/user-info"), c.token, userInfo()), 404, "signup_not_found")
 	expect(t, "cancelled sign-up's token", a.call(http.MethodGet, c.path(""), c.token, nil), 404, "signup_not_found")
 	// Active.
