@@ -119,6 +119,21 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The UI's port is held from here until the UI binds it: the UI server
+	// ends the whole process when its port is taken (and, with its logs
+	// hidden, says nothing), and the server's start takes seconds in which
+	// another process could take a port only checked to be free.
+	var uiHold net.Listener
+	if opts.UIAddr != "" {
+		if uiHold, err = net.Listen("tcp", opts.UIAddr); err != nil {
+			return nil, fmt.Errorf("devserver: Temporal UI address %s is in use (set TEMPORAL_UI_ADDR): %w", opts.UIAddr, err)
+		}
+		defer func() {
+			if uiHold != nil {
+				_ = uiHold.Close()
+			}
+		}()
+	}
 	sqlCfg, err := opts.prepareDB(ctx)
 	if err != nil {
 		return nil, err
@@ -180,6 +195,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.UIAddr != "" {
+		_ = uiHold.Close()
+		uiHold = nil
 		ui, err := startUI(opts.UIAddr, s.FrontendAddr(), opts.Namespace, opts.UICodecEndpoint, opts.TLS)
 		if err != nil {
 			s.Stop()
@@ -307,11 +324,7 @@ func (o Options) prepare() (Options, string, int, error) {
 	if err := portFree(net.JoinHostPort(host, portStr)); err != nil {
 		return o, "", 0, fmt.Errorf("devserver: Temporal frontend address %s is in use (set TEMPORAL_ADDRESS): %w", o.FrontendAddr, err)
 	}
-	if o.UIAddr != "" {
-		if err := portFree(o.UIAddr); err != nil {
-			return o, "", 0, fmt.Errorf("devserver: Temporal UI address %s is in use (set TEMPORAL_UI_ADDR): %w", o.UIAddr, err)
-		}
-	}
+	// The UI's address is checked by holding it (Start).
 	return o, host, port, nil
 }
 
