@@ -71,7 +71,12 @@ func releaseSlots(signupID string) *signup.Also {
 }
 
 // releaseOtherSlots gives back the sign-up's slots of numbers other than
-// number (verified now), with a save.
+// number (verified now).
 func releaseOtherSlots(signupID, number string) *signup.Also {
 	return &signup.Also{SQL: "DELETE FROM business_number_slots WHERE signup_id = ? AND business_number <> ?", Args: []any{signupID, number}}
+}
+
+// releaseSlot gives back the sign-up's slot of number (not verified).
+func releaseSlot(signupID, number string) *signup.Also {
+	return &signup.Also{SQL: "DELETE FROM business_number_slots WHERE signup_id = ? AND business_number = ?", Args: []any{signupID, number}}
 }

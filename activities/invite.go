@@ -58,7 +58,12 @@ func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput,
 	}
 	token, hash := secret.NewToken()
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return issueLink(tx, in, hash, now, known == nil, &org, &owner)
+		if known == nil {
+			if err := linkParties(tx, in.SignupID, &org, &owner); err != nil {
+				return err
+			}
+		}
+		return issueLink(tx, in, hash, now, owner)
 	})
 	if err != nil {
 		var app interface{ NonRetryable() bool }
@@ -102,16 +107,9 @@ func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput,
 	return SendInvitationResult{SentAt: sent}, nil
 }
 
-// issueLink reads the sign-up's organization and owner into org and owner
-// (when read is set; else they are given) and, while the owner still has
-// to set a password, makes the link of in.Seq pending with hash (one row a
-// Seq; a used one stays used).
-func issueLink(tx *gorm.DB, in SendInvitationInput, hash string, now time.Time, read bool, org *models.Organization, owner *models.User) error {
-	if read {
-		if err := linkParties(tx, in.SignupID, org, owner); err != nil {
-			return err
-		}
-	}
+// issueLink makes the link of in.Seq pending with hash (one row a Seq; a
+// used one stays used) while the owner still has to set a password.
+func issueLink(tx *gorm.DB, in SendInvitationInput, hash string, now time.Time, owner models.User) error {
 	if owner.Status == models.UserActive || owner.Status == models.UserDisabled {
 		return nil
 	}

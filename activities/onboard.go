@@ -22,9 +22,10 @@ type ProvisionAndInviteInput struct {
 
 // ProvisionAndInvite is ProvisionOwner then SendInvitation, as one activity:
 // one task for the two, not a task and a workflow task each, and the
-// organization and owner provisioning made or found are not read again. Each half is
-// idempotent as on its own, so a retry provisions nothing twice and
-// replaces the link of the same Seq. A failure names its half (StepOf).
+// organization and owner provisioning made or found are not read again.
+// Each half is idempotent as on its own, so a retry provisions nothing
+// twice and replaces the link of the same Seq. A failure names its half
+// (StepOf).
 func (a *Activities) ProvisionAndInvite(ctx context.Context, in ProvisionAndInviteInput) (SendInvitationResult, error) {
 	defer keepAlive(ctx)()
 	p, err := a.provisionOwner(ctx, in.Provision)

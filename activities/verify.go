@@ -57,14 +57,14 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 	if err != nil {
 		if fresh {
 			// Not verified: the slot this call took goes back.
-			a.giveBackSlots(ctx, in.SignupID, "business_number = ?", n.String())
+			a.giveBack(ctx, in.SignupID, releaseSlot(in.SignupID, n.String()))
 		}
 		return v, err
 	}
 	if in.Save == nil {
 		if bounded {
 			// Verified: slots of numbers verified before go back.
-			a.giveBackSlots(ctx, in.SignupID, "business_number <> ?", n.String())
+			a.giveBack(ctx, in.SignupID, releaseOtherSlots(in.SignupID, n.String()))
 		}
 		return v, nil
 	}
@@ -80,7 +80,7 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 			// (the other slots stay with the transaction's rollback), even
 			// when the save failed because ctx ended.
 			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			a.giveBackSlots(gctx, in.SignupID, "business_number = ?", n.String())
+			a.giveBack(gctx, in.SignupID, releaseSlot(in.SignupID, n.String()))
 			cancel()
 		}
 		return signup.Verification{}, fmt.Errorf("verify: save: %w", err)
@@ -88,10 +88,10 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 	return v, nil
 }
 
-// giveBackSlots deletes the sign-up's slots that match where; a failure is
+// giveBack runs a release of the sign-up's slots on its own; a failure is
 // logged, not returned (the verification's outcome stands).
-func (a *Activities) giveBackSlots(ctx context.Context, signupID, where string, args ...any) {
-	if err := a.db.WithContext(ctx).Where("signup_id = ?", signupID).Where(where, args...).Delete(&models.BusinessNumberSlot{}).Error; err != nil {
+func (a *Activities) giveBack(ctx context.Context, signupID string, release *signup.Also) {
+	if err := a.db.WithContext(ctx).Exec(release.SQL, release.Args...).Error; err != nil {
 		a.log.WarnContext(ctx, "giving back business number slots failed", "signup_id", signupID, "error", err)
 	}
 }

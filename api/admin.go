@@ -88,7 +88,7 @@ func (s *Server) adminRow(c *gin.Context) (models.Signup, bool) {
 	row, err := s.signups.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		if errors.Is(err, signup.ErrNotFound) {
-			s.fail(c, problem(http.StatusNotFound, "signup_not_found", "no such sign-up"))
+			s.fail(c, noSuchSignup())
 		} else {
 			s.fail(c, err)
 		}
@@ -189,7 +189,7 @@ func (s *Server) adminErase(c *gin.Context) {
 	row, _, err := s.eraser.Erase(ctx, id, actor, in.Reason, retention.TriggerRequest)
 	switch {
 	case errors.Is(err, retention.ErrNotFound):
-		s.fail(c, problem(http.StatusNotFound, "signup_not_found", "no such sign-up"))
+		s.fail(c, noSuchSignup())
 		return
 	case errors.Is(err, retention.ErrNotEnded):
 		s.fail(c, problem(http.StatusConflict, signup.CodeNotEnded, "only an abandoned or cancelled sign-up can be erased; it is "+row.Status))

@@ -200,11 +200,7 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 		// cannot land and nothing else would delete it.)
 		var p *Problem
 		if errors.As(err, &p) && (p.Status < 500 || s.pastWizard(c)) {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
-			if derr := s.certs.Discard(ctx, cert.ID); derr != nil {
-				s.log.WarnContext(ctx, "refused certificate not deleted yet; the sweep will", "error", derr)
-			}
-			cancel()
+			s.discardUpload(c, cert.ID)
 		}
 		s.fail(c, err)
 		return
@@ -212,21 +208,23 @@ func (s *Server) uploadCertificate(c *gin.Context) {
 	if v.Certificate == nil || v.Certificate.ID != cert.ID {
 		// An earlier answer, replayed for the same Idempotency-Key: this
 		// upload was not attached and nothing else would delete it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
-		if derr := s.certs.Discard(ctx, cert.ID); derr != nil {
-			s.log.WarnContext(ctx, "unattached certificate not deleted yet; the sweep will", "error", derr)
-		}
-		cancel()
-		if s.replayedAfterEnd(c, v.UpdatedAt) {
-			s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
-			return
-		}
+		s.discardUpload(c, cert.ID)
 	}
 	if v.Certificate == nil {
 		s.fail(c, problem(http.StatusConflict, signup.CodeStepOutOfOrder, "the certificate was not attached; upload it again"))
 		return
 	}
 	c.JSON(http.StatusCreated, certificateBody{Certificate: *v.Certificate})
+}
+
+// discardUpload deletes an upload that was not attached, even when the
+// client has gone.
+func (s *Server) discardUpload(c *gin.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
+	defer cancel()
+	if err := s.certs.Discard(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "unattached certificate not deleted yet; the sweep will", "error", err)
+	}
 }
 
 // pastWizard reports, after an upload's Update failed without an answer,

@@ -128,7 +128,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		// A refusal for a sign-up let in by a remembered token: if it has
 		// ended, the answer is signupAuth's, as if the row had been read
 		// first.
-		p = problem(http.StatusNotFound, signupNotFound, "no such sign-up")
+		p = noSuchSignup()
 	}
 	c.AbortWithStatusJSON(p.Status, errorBody{Error: p.ErrorDetail})
 }

@@ -99,11 +99,16 @@ func (s *Server) startedAnyway(c *gin.Context, id string) bool {
 }
 
 const (
-	signupKey      = "signup"
-	knownTokenKey  = "signup_token_known"
-	rowCheckedKey  = "signup_row_checked"
-	signupNotFound = "signup_not_found"
+	signupKey     = "signup"
+	knownTokenKey = "signup_token_known"
+	rowCheckedKey = "signup_row_checked"
 )
+
+// noSuchSignup is the answer for an unknown id, a wrong token and an ended
+// sign-up alike: the id's existence is not revealed.
+func noSuchSignup() *Problem {
+	return problem(http.StatusNotFound, "signup_not_found", "no such sign-up")
+}
 
 // signupAuth checks the sign-up's bearer token against the stored hash,
 // reading the row for the handler. A missing token is 401; a wrong one, an
@@ -119,11 +124,10 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 
 // stepAuth is signupAuth for the wizard steps sent as Updates, which need
 // no row: a token whose hash this process knows is checked without reading
-// it. That sign-up may have ended since. Once its workflow is closed the
-// Update finds none, and update reads the row and answers as signupAuth
-// would have (endedSignup); an answer replayed for a known Idempotency-Key
-// is checked the same way (replayedAfterEnd), and so is any refusal (fail):
-// an ended sign-up's token is 404 whatever the request.
+// it. That sign-up may have ended since: any refusal on this path (among
+// them a closed workflow's) reads the row and is 404 once it has ended
+// (fail), and so is an answer replayed for a known Idempotency-Key
+// (replayedAfterEnd): an ended sign-up's token is 404 whatever the request.
 func (s *Server) stepAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token, ok := bearer(c)
@@ -133,7 +137,7 @@ func (s *Server) stepAuth() gin.HandlerFunc {
 		}
 		if hash, known := s.tokens.hash(c.Param("id")); known {
 			if !secret.Matches(token, hash) {
-				s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
+				s.fail(c, noSuchSignup())
 				return
 			}
 			c.Set(knownTokenKey, true)
@@ -156,7 +160,7 @@ func (s *Server) authenticate(c *gin.Context) (*models.Signup, bool) {
 		s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <signup_token>"))
 		return nil, false
 	}
-	notFound := problem(http.StatusNotFound, signupNotFound, "no such sign-up")
+	notFound := noSuchSignup()
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
 		s.fail(c, notFound)
@@ -184,17 +188,6 @@ func (s *Server) authenticate(c *gin.Context) (*models.Signup, bool) {
 	}
 	s.tokens.add(id, row.TokenHash)
 	return &row, true
-}
-
-// endedSignup answers, for a step authenticated by a known token hash whose
-// Update found no running workflow, whether the sign-up has ended (or is
-// gone): the answer is then signupAuth's 404, and the hash is forgotten.
-func (s *Server) endedSignup(c *gin.Context, err error) bool {
-	var nf *serviceerror.NotFound
-	if !c.GetBool(knownTokenKey) || !errors.As(err, &nf) {
-		return false
-	}
-	return s.rowEnded(c)
 }
 
 // replayedAfterEnd answers, for a step authenticated by a known token hash
@@ -286,12 +279,27 @@ func (s *Server) update(c *gin.Context, workflowID, name string, arg, out any, c
 		err = h.Get(ctx, out)
 	}
 	if err != nil {
-		if s.endedSignup(c, err) {
-			return problem(http.StatusNotFound, signupNotFound, "no such sign-up")
-		}
+		// A sign-up let in by a remembered token whose workflow is gone
+		// gets this refusal, which fail turns into 404 once the row says
+		// the sign-up has ended.
 		return s.updateError(ctx, err, closedCode)
 	}
+	if at, ok := answeredAt(out); ok && s.replayedAfterEnd(c, at) {
+		return noSuchSignup()
+	}
 	return nil
+}
+
+// answeredAt is when a step's answer was made: the view's time, or the
+// verification's.
+func answeredAt(out any) (time.Time, bool) {
+	switch v := out.(type) {
+	case *signup.View:
+		return v.UpdatedAt, true
+	case *signup.Verification:
+		return v.CheckedAt, true
+	}
+	return time.Time{}, false
 }
 
 // idempotencyKey reports whether an Idempotency-Key header can be an Update
@@ -339,10 +347,6 @@ func (s *Server) stepUpdate(c *gin.Context, name string, arg any, status int) {
 		s.fail(c, err)
 		return
 	}
-	if s.replayedAfterEnd(c, v.UpdatedAt) {
-		s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
-		return
-	}
 	c.JSON(status, v)
 }
 
@@ -362,10 +366,6 @@ func (s *Server) verifyBusinessNumber(c *gin.Context) {
 	var v signup.Verification
 	if err := s.update(c, signup.WorkflowID(c.Param("id")), workflows.UpdateVerify, in, &v, signup.CodeStepOutOfOrder); err != nil {
 		s.fail(c, err)
-		return
-	}
-	if s.replayedAfterEnd(c, v.CheckedAt) {
-		s.fail(c, problem(http.StatusNotFound, signupNotFound, "no such sign-up"))
 		return
 	}
 	c.JSON(http.StatusOK, v)

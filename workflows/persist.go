@@ -83,8 +83,8 @@ func (w *signupWorkflow) stepDone(ctx workflow.Context) {
 // save writes next (and its audit entry) to the read model and, on
 // success, makes it the current view and upserts the search attributes.
 // It is the one write of the read model but for the steps' and the
-// invitation's own (stepSaveInput, sendInvite); ctx carries its local activity
-// options.
+// invitation's own (stepSaveInput, mailLink); ctx carries its local
+// activity options.
 func (w *signupWorkflow) save(ctx workflow.Context, next signup.View, audit *signup.AuditEntry) error {
 	return w.write(ctx, w.numbered(next, audit))
 }

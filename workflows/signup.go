@@ -47,10 +47,10 @@ const (
 	// ready to invited; a failure's needs_attention and a retry's
 	// provisioning are); and the invitation's timer is left, not cancelled,
 	// when the password set ends the sign-up; histories v9 (2026-11).
-	// Version 5: a sign-up whose API wrote
-	// step 1's audit event with its first row (Input.TermsRecorded) does not
-	// save step 1 again: no local activity in its first workflow task;
-	// histories v10 (2026-11). A later change is its version 6.
+	// Version 5: a sign-up whose API wrote step 1's audit event with its
+	// first row (Input.TermsRecorded) does not save step 1 again: no local
+	// activity in its first workflow task; histories v10 (2026-11). A later
+	// change is its version 6.
 	changeShape = "signup-shape"
 )
 

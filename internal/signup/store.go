@@ -196,7 +196,7 @@ func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
 	var with []string
 	var args []any
 	if in.Also != nil {
-		with, args = append(with, "also AS ("+in.Also.SQL+")"), in.Also.Args
+		with, args = append(with, "also AS ("+in.Also.SQL+")"), append(args, in.Also.Args...)
 	}
 	sql := upsertSignup
 	args = append(args, row...)
