@@ -73,6 +73,32 @@ func (f fixture) count(t *testing.T, model any, where string, args ...any) int64
 	return n
 }
 
+// rowCount is how many rows of model match where (one argument) there should be.
+type rowCount struct {
+	what  string
+	model any
+	where string
+	want  int64
+}
+
+// wantRows checks each count, with arg as its where's argument.
+func (f fixture) wantRows(t *testing.T, arg any, counts []rowCount) {
+	t.Helper()
+	for _, c := range counts {
+		if got := f.count(t, c.model, c.where, arg); got != c.want {
+			t.Errorf("%s: %d, want %d", c.what, got, c.want)
+		}
+	}
+}
+
+// reserve holds name for the sign-up, failing the test when it cannot.
+func (f fixture) reserve(t *testing.T, signupID, name string) {
+	t.Helper()
+	if err := f.acts.ReserveName(context.Background(), activities.ReserveNameInput{SignupID: signupID, Name: name}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func errType(err error) string {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
@@ -130,12 +156,7 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 			t.Fatalf("save #%d: %v", i, err)
 		}
 	}
-	tests := []struct {
-		what  string
-		model any
-		where string
-		want  int64
-	}{
+	f.wantRows(t, id, []rowCount{
 		{"reservations", &models.NameReservation{}, "signup_id = ?", 1},
 		{"organizations", &models.Organization{}, "signup_id = ?", 1},
 		{"business profiles", &models.BusinessProfile{}, "signup_id = ?", 1},
@@ -143,12 +164,7 @@ func TestActivitiesAreIdempotent(t *testing.T) {
 		{"live invitation links", &models.InvitationToken{}, "signup_id = ? AND status = 'pending'", 1},
 		{"sign-up rows", &models.Signup{}, "id = ?", 1},
 		{"audit events of the save", &models.AuditEvent{}, "signup_id = ? AND action = 'x'", 1},
-	}
-	for _, tt := range tests {
-		if got := f.count(t, tt.model, tt.where, id); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.what, got, tt.want)
-		}
-	}
+	})
 	if got := f.count(t, &models.User{}, "organization_id = ?", first.OrganizationID); got != 1 {
 		t.Errorf("users: %d", got)
 	}

@@ -19,9 +19,7 @@ func TestProvisionAndInviteTwice(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
 	id := "both"
-	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "both-co"}); err != nil {
-		t.Fatal(err)
-	}
+	f.reserve(t, id, "both-co")
 	now := time.Now().UTC()
 	in := activities.ProvisionAndInviteInput{
 		Provision: provisionInput(id, "both-co"),
@@ -42,12 +40,7 @@ func TestProvisionAndInviteTwice(t *testing.T) {
 			t.Fatalf("run #%d: %+v", i, res)
 		}
 	}
-	tests := []struct {
-		what  string
-		model any
-		where string
-		want  int64
-	}{
+	f.wantRows(t, id, []rowCount{
 		{"organizations", &models.Organization{}, "signup_id = ?", 1},
 		{"business profiles", &models.BusinessProfile{}, "signup_id = ?", 1},
 		{"live invitation links", &models.InvitationToken{}, "signup_id = ? AND status = 'pending'", 1},
@@ -55,12 +48,7 @@ func TestProvisionAndInviteTwice(t *testing.T) {
 		{"audit rows of the invited save", &models.AuditEvent{}, "signup_id = ? AND action = 'invitation_sent'", 1},
 		{"audit rows of provisioning", &models.AuditEvent{}, "signup_id = ? AND action = 'owner_provisioned'", 1},
 		{"sign-up rows invited", &models.Signup{}, "id = ? AND status = 'invited' AND version = 2", 1},
-	}
-	for _, tt := range tests {
-		if got := f.count(t, tt.model, tt.where, id); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.what, got, tt.want)
-		}
-	}
+	})
 	if msgs := f.box.List(); len(msgs) != 2 || msgs[0].MessageID != msgs[1].MessageID {
 		t.Errorf("mails %d, want 2 with one Message-ID: %v", len(msgs), msgs)
 	}
@@ -84,9 +72,7 @@ func TestProvisionAndInviteNamesTheFailedStep(t *testing.T) {
 			f := newFixture(t, nil)
 			id := "fails"
 			if tt.reserve {
-				if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "fails-co"}); err != nil {
-					t.Fatal(err)
-				}
+				f.reserve(t, id, "fails-co")
 			}
 			if tt.refuse {
 				f.smtp.Refuse(550, "mailbox unavailable")
@@ -126,9 +112,7 @@ func TestProvisionAndInviteNamesTheFailedStep(t *testing.T) {
 func TestProvisionOwnerRows(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
-	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "rows", Name: "rows-co"}); err != nil {
-		t.Fatal(err)
-	}
+	f.reserve(t, "rows", "rows-co")
 	in := provisionInput("rows", "rows-co")
 	in.CertificateID = f.upload(t, "rows").ID
 	res, err := f.acts.ProvisionOwner(ctx, in)

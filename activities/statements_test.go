@@ -109,9 +109,7 @@ func TestStatementsPerCall(t *testing.T) {
 				Provision: provisionInput("b", "both-co"), Invite: invitedInput("b", 1)})
 			return err
 		}, either(1+3, 6+4), func() {
-			if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: "b", Name: "both-co"}); err != nil {
-				t.Fatal(err)
-			}
+			f.reserve(t, "b", "both-co")
 		}},
 		// Run again: provisioning finds what it made and reads it (3),
 		// and the invitation uses those (3, SQLite 4).
@@ -192,9 +190,7 @@ func TestSendInvitationSavesView(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
 	id := "fold"
-	if err := f.acts.ReserveName(ctx, activities.ReserveNameInput{SignupID: id, Name: "fold-co"}); err != nil {
-		t.Fatal(err)
-	}
+	f.reserve(t, id, "fold-co")
 	if _, err := f.acts.ProvisionOwner(ctx, provisionInput(id, "fold-co")); err != nil {
 		t.Fatal(err)
 	}

@@ -232,22 +232,13 @@ func TestRefusedStepsSaveNothing(t *testing.T) {
 			t.Errorf("%s: %v, want %s", r.name, err, r.code)
 		}
 	}
-	for _, c := range []struct {
-		what  string
-		model any
-		where string
-		want  int64
-	}{
+	f.wantRows(t, "r", []rowCount{
 		{"read-model rows", &models.Signup{}, "id = ?", 0},
 		{"audit rows", &models.AuditEvent{}, "signup_id = ?", 0},
 		{"reservations of its own name", &models.NameReservation{}, "signup_id = ? AND name_key = 'mine-co'", 1},
 		{"slots of its verified number", &models.BusinessNumberSlot{}, "signup_id = ? AND business_number = '220-81-62517'", 1},
 		{"slots of the unregistered number", &models.BusinessNumberSlot{}, "signup_id = ? AND business_number = '120-81-47521'", 0},
-	} {
-		if got := f.count(t, c.model, c.where, "r"); got != c.want {
-			t.Errorf("%s: %d, want %d", c.what, got, c.want)
-		}
-	}
+	})
 }
 
 // A step with its save runs no more statements than the step and a

@@ -145,11 +145,7 @@ func TestRefusedStepsWriteNothing(t *testing.T) {
 			h := newHarness(t, d, "refused", settings)
 			h.atShape(shape)
 			h.startTerms = []string{"service", "privacy"}
-			cert := h.certificate(h.id)
-			h.step("cert", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: cert})
-			h.step("verify", workflows.UpdateVerify, time.Minute, signup.VerifyInput{BusinessNumber: "220-81-62517"})
-			h.step("userinfo", workflows.UpdateUserInfo, time.Minute, userInfo)
-			h.step("org", workflows.UpdateOrganization, time.Minute, orgInput("mine-co"))
+			cert := h.throughOrganization("mine-co")
 			var row models.Signup
 			h.do(time.Second, func() { h.db.Where("id = ?", h.id).Take(&row) })
 			h.step("cert-missing", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: "gone"})
@@ -268,11 +264,7 @@ func TestProvisionFailureNamesItsStep(t *testing.T) {
 			h := newHarness(t, d, "provfail", settings)
 			h.atShape(shape)
 			h.startTerms = []string{"service", "privacy"}
-			cert := h.certificate(h.id)
-			h.step("cert", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: cert})
-			h.step("verify", workflows.UpdateVerify, time.Minute, signup.VerifyInput{BusinessNumber: "2208162517"})
-			h.step("userinfo", workflows.UpdateUserInfo, time.Minute, userInfo)
-			h.step("org", workflows.UpdateOrganization, time.Minute, orgInput("clash-co"))
+			h.throughOrganization("clash-co")
 			// The reservation goes elsewhere between the organization step
 			// and provisioning: provisioning is refused.
 			h.do(time.Second, func() {

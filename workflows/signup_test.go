@@ -224,12 +224,20 @@ func (h *harness) wizard(name string) {
 	} else {
 		h.results["terms"] = result{}
 	}
+	h.throughOrganization(name)
+	h.step("submit", workflows.UpdateSubmit, time.Minute)
+}
+
+// throughOrganization schedules the wizard's steps after the terms, up to
+// the organization named name: certificate, Verify, user information,
+// organization. It returns the certificate's id.
+func (h *harness) throughOrganization(name string) string {
 	cert := h.certificate(h.id)
 	h.step("cert", workflows.UpdateAttachCertificate, time.Minute, signup.CertificateInput{CertificateID: cert})
 	h.step("verify", workflows.UpdateVerify, time.Minute, signup.VerifyInput{BusinessNumber: "2208162517"})
 	h.step("userinfo", workflows.UpdateUserInfo, time.Minute, userInfo)
 	h.step("org", workflows.UpdateOrganization, time.Minute, orgInput(name))
-	h.step("submit", workflows.UpdateSubmit, time.Minute)
+	return cert
 }
 
 // setPassword does what the API does when an invitation is accepted.
