@@ -14,13 +14,16 @@ const maxKnownTokens = 1 << 16
 // oldest entry goes when it is full.
 type knownTokens struct {
 	mu     sync.Mutex
+	size   int
 	hashes map[string]string // sign-up id → token hash
-	ring   []string          // ids in the order they came
-	next   int
+	ring   []string          // ids in the order they came, growing to size
+	next   int               // once full, the oldest's place in ring
 }
 
+// newKnownTokens remembers at most size hashes; nothing is allocated for
+// them before they come.
 func newKnownTokens(size int) *knownTokens {
-	return &knownTokens{hashes: make(map[string]string, size), ring: make([]string, size)}
+	return &knownTokens{size: size, hashes: map[string]string{}}
 }
 
 // hash returns the sign-up's token hash, if known.
@@ -38,11 +41,13 @@ func (k *knownTokens) add(id, hash string) {
 	if _, ok := k.hashes[id]; ok {
 		return
 	}
-	if old := k.ring[k.next]; old != "" {
-		delete(k.hashes, old)
+	if len(k.ring) < k.size {
+		k.ring = append(k.ring, id)
+	} else {
+		delete(k.hashes, k.ring[k.next])
+		k.ring[k.next] = id
+		k.next = (k.next + 1) % k.size
 	}
-	k.ring[k.next] = id
-	k.next = (k.next + 1) % len(k.ring)
 	k.hashes[id] = hash
 }
 
