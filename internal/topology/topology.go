@@ -34,6 +34,11 @@ type Proc struct {
 	done chan struct{}
 	// told is set when Kill, Term or Stop ended the process on purpose.
 	told atomic.Bool
+	// held is the listeners keeping the ports this process will bind from
+	// being given to anyone else (another test's Temporal server asks the
+	// kernel for free ports too); Start closes them just before it runs
+	// the process.
+	held []net.Listener
 }
 
 // Crashed reports whether the process ended without being told to: it
@@ -72,6 +77,7 @@ func (p *Proc) Start() error {
 	if err != nil {
 		return err
 	}
+	p.release()
 	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -88,6 +94,14 @@ func (p *Proc) Start() error {
 		close(p.done)
 	}()
 	return nil
+}
+
+// release closes the listeners that held the process's ports.
+func (p *Proc) release() {
+	for _, l := range p.held {
+		_ = l.Close()
+	}
+	p.held = nil
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
@@ -185,25 +199,33 @@ type Topology struct {
 }
 
 // ports hands out free loopback addresses, each different: it holds every
-// one open until release, so that the kernel cannot give one out twice.
+// one open, so that the kernel cannot give one out twice, until the
+// process that will bind them is given them (or release).
 type ports struct{ held []net.Listener }
 
-func (p *ports) addr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// addrs returns n free addresses.
+func (p *ports) addrs(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		p.held = append(p.held, l)
+		out[i] = l.Addr().String()
 	}
-	p.held = append(p.held, l)
-	return l.Addr().String(), nil
+	return out, nil
 }
 
 func (p *ports) release() {
 	for _, l := range p.held {
 		_ = l.Close()
 	}
+	p.held = nil
 }
 
-// New lays out a topology on free loopback ports; nothing runs yet.
+// New lays out a topology on free loopback ports; nothing runs yet. Each
+// process's ports stay held until it starts.
 func New(o Options) (*Topology, error) {
 	if o.Workers == 0 {
 		o.Workers = 1
@@ -222,51 +244,57 @@ func New(o Options) (*Topology, error) {
 	t := &Topology{opts: o, AdminToken: adminToken}
 	var free ports
 	defer free.release()
-	addr := free.addr
-	var ports [5]string
-	for i := range ports {
-		a, err := addr()
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = a
+	temporal, err := free.addrs(2) // frontend, UI
+	if err != nil {
+		return nil, err
 	}
-	temporalAddr, uiAddr, smtpAddr, mailboxHTTP, apiAddr := ports[0], ports[1], ports[2], ports[3], ports[4]
-	t.TemporalAddr, t.SMTPAddr, t.uiAddr = temporalAddr, smtpAddr, uiAddr
-	t.APIURL, t.MailboxURL = "http://"+apiAddr, "http://"+mailboxHTTP
-	base := baseEnv(o, t, uiAddr)
+	mailbox, err := free.addrs(2) // SMTP, HTTP
+	if err != nil {
+		return nil, err
+	}
+	apis, err := free.addrs(o.APIs)
+	if err != nil {
+		return nil, err
+	}
+	workers, err := free.addrs(o.Workers) // METRICS_ADDR
+	if err != nil {
+		return nil, err
+	}
+	t.TemporalAddr, t.uiAddr, t.SMTPAddr = temporal[0], temporal[1], mailbox[0]
+	t.APIURL, t.MailboxURL = "http://"+apis[0], "http://"+mailbox[1]
+	base := baseEnv(o, t, t.uiAddr)
 	temporalArgs := []string{"temporal"}
 	if o.TLS != nil {
 		temporalArgs = append(temporalArgs, "--tls-cert", o.TLS.ServerCert, "--tls-key", o.TLS.ServerKey, "--tls-client-ca", o.TLS.CA)
 	}
-	proc := func(name string, env []string, args ...string) *Proc {
-		return &Proc{Name: name, args: append([]string{o.Bin}, args...), env: env, log: filepath.Join(o.Dir, name+".log")}
-	}
-	t.Temporal = proc("temporal", base, temporalArgs...)
-	t.Mailbox = proc("mailbox", base, "mailbox", "--http", mailboxHTTP)
-	for i := 0; i < o.APIs; i++ {
-		a, name := apiAddr, "api"
-		if i > 0 {
-			var err error
-			if a, err = addr(); err != nil {
-				return nil, err
+	// proc gives the process the listeners of free that hold its addrs.
+	proc := func(name string, env []string, addrs []string, args ...string) *Proc {
+		p := &Proc{Name: name, args: append([]string{o.Bin}, args...), env: env, log: filepath.Join(o.Dir, name+".log")}
+		for _, l := range free.held {
+			if slices.Contains(addrs, l.Addr().String()) {
+				p.held = append(p.held, l)
 			}
+		}
+		return p
+	}
+	t.Temporal = proc("temporal", base, temporal, temporalArgs...)
+	t.Mailbox = proc("mailbox", base, mailbox, "mailbox", "--http", mailbox[1])
+	for i, a := range apis {
+		name := "api"
+		if i > 0 {
 			name = "api-" + strconv.Itoa(i)
 		}
-		t.APIs = append(t.APIs, proc(name, slices.Concat(base, []string{"HTTP_ADDR=" + a}), "api"))
+		t.APIs = append(t.APIs, proc(name, slices.Concat(base, []string{"HTTP_ADDR=" + a}), []string{a}, "api"))
 		t.APIURLs = append(t.APIURLs, "http://"+a)
 		t.MetricsURLs = append(t.MetricsURLs, "http://"+a+"/metrics")
 	}
 	t.API = t.APIs[0]
-	for i := 0; i < o.Workers; i++ {
-		m, err := addr()
-		if err != nil {
-			return nil, err
-		}
-		t.Workers = append(t.Workers, proc("worker-"+strconv.Itoa(i), slices.Concat(base, []string{"METRICS_ADDR=" + m}), "worker"))
+	for i, m := range workers {
+		t.Workers = append(t.Workers, proc("worker-"+strconv.Itoa(i), slices.Concat(base, []string{"METRICS_ADDR=" + m}), []string{m}, "worker"))
 		t.MetricsURLs = append(t.MetricsURLs, "http://"+m+"/metrics")
 		t.WorkerURLs = append(t.WorkerURLs, "http://"+m)
 	}
+	free.held = nil // every one is a process's now
 	return t, nil
 }
 
@@ -314,8 +342,8 @@ func (t *Topology) Start(ctx context.Context) error {
 	if err := t.Mailbox.Start(); err != nil {
 		return err
 	}
-	if err := WaitHTTP(ctx, t.MailboxURL+"/readyz", 30*time.Second); err != nil {
-		return fmt.Errorf("mailbox: %w (see %s)", err, t.Mailbox.log)
+	if err := poll(ctx, 30*time.Second, t.Mailbox, getOK(ctx, t.MailboxURL+"/readyz")); err != nil {
+		return fmt.Errorf("mailbox: %w; its log ends:\n%s", err, logTail(t.Mailbox.log, 20))
 	}
 	// The first API migrates the database; the others and the workers
 	// start after it.
@@ -323,8 +351,8 @@ func (t *Topology) Start(ctx context.Context) error {
 		if err := a.Start(); err != nil {
 			return err
 		}
-		if err := WaitHTTP(ctx, t.APIURLs[i]+"/readyz", time.Minute); err != nil {
-			return fmt.Errorf("%s: %w (see %s)", a.Name, err, a.log)
+		if err := poll(ctx, time.Minute, a, getOK(ctx, t.APIURLs[i]+"/readyz")); err != nil {
+			return fmt.Errorf("%s: %w; its log ends:\n%s", a.Name, err, logTail(a.log, 20))
 		}
 	}
 	for _, w := range t.Workers {
@@ -376,15 +404,13 @@ const temporalReady = "temporal ready:"
 // process's environment.
 func (t *Topology) moveTemporal() error {
 	var free ports
-	defer free.release()
-	frontend, err := free.addr()
+	addrs, err := free.addrs(2)
 	if err != nil {
+		free.release()
 		return err
 	}
-	ui, err := free.addr()
-	if err != nil {
-		return err
-	}
+	frontend, ui := addrs[0], addrs[1]
+	t.Temporal.held = free.held
 	for _, p := range t.Procs() {
 		p.env = replaceEnv(p.env, "TEMPORAL_ADDRESS", t.TemporalAddr, frontend)
 		p.env = replaceEnv(p.env, "TEMPORAL_UI_ADDR", t.uiAddr, ui)
@@ -465,8 +491,12 @@ func (t *Topology) WaitWorkers(ctx context.Context, within time.Duration) error 
 	return nil
 }
 
-// Close stops everything.
+// Close stops everything, and lets go of the ports of processes that
+// never started.
 func (t *Topology) Close() {
+	for _, p := range t.Procs() {
+		p.release()
+	}
 	for _, w := range t.Workers {
 		w.Stop()
 	}
@@ -495,7 +525,12 @@ func WaitTCP(ctx context.Context, addr string, within time.Duration) error {
 
 // WaitHTTP waits until url answers 200.
 func WaitHTTP(ctx context.Context, url string, within time.Duration) error {
-	return poll(ctx, within, nil, func() error {
+	return poll(ctx, within, nil, getOK(ctx, url))
+}
+
+// getOK is a poll step: nil once url answers 200.
+func getOK(ctx context.Context, url string) func() error {
+	return func() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -506,5 +541,5 @@ func WaitHTTP(ctx context.Context, url string, within time.Duration) error {
 			return errors.New(res.Status)
 		}
 		return nil
-	})
+	}
 }
