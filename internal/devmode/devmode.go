@@ -45,16 +45,20 @@ func Run(ctx context.Context, out io.Writer) error {
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
-	temporal, err := startTemporal(ctx, rt, ln)
-	if err != nil {
-		return err
-	}
-	defer temporal.Stop()
+	// The mailbox listens before Temporal starts, as the API's listener
+	// does: a taken address fails at once, and no port of ours is left
+	// free during the seconds Temporal's start takes (its services ask the
+	// kernel for free ports meanwhile).
 	box, closeBox, err := startMailbox(rt)
 	if err != nil {
 		return err
 	}
 	defer closeBox()
+	temporal, err := startTemporal(ctx, rt, ln)
+	if err != nil {
+		return err
+	}
+	defer temporal.Stop()
 	return serve(ctx, rt, ln, box, func() { banner(out, rt.Cfg, ln, temporal, box, time.Since(start)) })
 }
 

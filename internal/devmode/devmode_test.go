@@ -3,7 +3,11 @@ package devmode
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +68,36 @@ func TestRunUpAndDown(t *testing.T) {
 	}
 	if matches, _ := filepath.Glob(filepath.Join(dir, "temporal", "*")); len(matches) == 0 {
 		t.Error("nothing kept in DATA_DIR/temporal")
+	}
+}
+
+// A taken DEV_SMTP_ADDR is refused before the embedded Temporal server
+// starts (it listens first, as HTTP_ADDR does): at once, and no port of
+// dev's is left free while Temporal's services pick theirs.
+func TestTakenMailboxAddressRefusedFirst(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	for _, k := range []string{"HTTP_ADDR", "TEMPORAL_ADDRESS", "TEMPORAL_UI_ADDR"} {
+		a, err := freeport.Addr("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(k, a)
+	}
+	t.Setenv("DEV_SMTP_ADDR", taken.Addr().String())
+	t.Setenv("DATA_DIR", dir)
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("LOG_LEVEL", "error")
+	err = Run(context.Background(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DEV_SMTP_ADDR") {
+		t.Fatalf("Run with DEV_SMTP_ADDR taken: %v, want an error naming DEV_SMTP_ADDR", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "temporal", "temporal.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Temporal was started before the mailbox address was checked (temporal.db: %v)", err)
 	}
 }
 
