@@ -1,24 +1,77 @@
 // Package freeport finds a TCP port nothing listens on, for servers that
 // must be told their port before they start (the embedded Temporal server,
 // test servers run as processes).
+//
+// A port is only checked free; the server binds it later. Ports are taken
+// below the kernel's ephemeral range, which the kernel itself never hands
+// out (to a listener on port 0 or to an outgoing connection): between the
+// check and the bind only someone binding that very number could take it.
+// A port the kernel chose (port 0) could be given to the next caller of
+// port 0 — on a busy test machine, often another embedded Temporal server
+// picking its own — and the embedded server exits when a port it was told
+// to use is taken.
 package freeport
 
 import (
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 )
 
-// On returns a port that is free on host at the time of the call: the
-// kernel picks it, and the listener is closed again at once. Another process
-// can take it before the caller binds it; callers that can, listen on
-// port 0 themselves instead.
+// low is the first port drawn: ports come from [low, the kernel's first
+// ephemeral port). 10000 stays clear of the well-known and common service
+// ports (PostgreSQL, Redis, SMTP, Temporal's 7233).
+const low = 10000
+
+// tries is how many drawn ports are checked before falling back to one the
+// kernel picks.
+const tries = 64
+
+// On returns a port that is free on host at the time of the call, below the
+// kernel's ephemeral range when it can, else one the kernel picks.
 func On(host string) (int, error) {
+	return on(host, ephemeralStart(), rand.IntN)
+}
+
+// on is On with the first ephemeral port and the random source given.
+func on(host string, ephemeral int, intN func(int) int) (int, error) {
+	if ephemeral > low {
+		for range tries {
+			p := low + intN(ephemeral-low)
+			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+			if err == nil {
+				_ = l.Close()
+				return p, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralStart is the kernel's first ephemeral port: Linux's
+// ip_local_port_range, else 32768 (Linux's default; BSDs, macOS and
+// Windows start higher).
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	p, err := strconv.Atoi(f[0])
+	if err != nil || p <= 0 {
+		return 32768
+	}
+	return p
 }
 
 // Addr is host:port with a port from On.

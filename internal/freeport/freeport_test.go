@@ -48,3 +48,72 @@ func TestOnFailsOnAHostItCannotBind(t *testing.T) {
 		t.Fatalf("On(192.0.2.1) = %d, want an error", p)
 	}
 }
+
+func TestOnDrawsBelowTheEphemeralRange(t *testing.T) {
+	eph := ephemeralStart()
+	if eph <= low {
+		t.Skipf("the kernel's ephemeral range starts at %d: nothing to draw from below it", eph)
+	}
+	for range 50 {
+		p, err := On("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < low || p >= eph {
+			t.Fatalf("On gave %d, outside [%d, %d): the kernel may give it to someone else", p, low, eph)
+		}
+	}
+}
+
+func TestOnDrawsAgainPastBusyPortsAndFallsBack(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bp := busy.Addr().(*net.TCPAddr).Port
+	eph := bp + 1000 // a range that holds the busy port, for the draws below
+	tests := []struct {
+		name  string
+		eph   int
+		draws []int // offsets from low, in order
+		check func(t *testing.T, p int)
+	}{
+		{"busy first, then a free one", eph, []int{bp - low, bp + 1 - low},
+			func(t *testing.T, p int) {
+				if p == bp {
+					t.Errorf("gave the busy port %d", p)
+				}
+			}},
+		{"every draw busy: the kernel picks", eph, []int{bp - low},
+			func(t *testing.T, p int) {
+				if p == bp || p <= 0 {
+					t.Errorf("gave %d", p)
+				}
+			}},
+		{"no room below the ephemeral range: the kernel picks", low, nil,
+			func(t *testing.T, p int) {
+				if p < ephemeralStart() && ephemeralStart() > low {
+					t.Errorf("gave %d, below the ephemeral range", p)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			i := 0
+			intN := func(n int) int {
+				d := tc.draws[min(i, len(tc.draws)-1)]
+				i++
+				if d < 0 || d >= n {
+					t.Fatalf("draw %d outside [0, %d)", d, n)
+				}
+				return d
+			}
+			p, err := on("127.0.0.1", tc.eph, intN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, p)
+		})
+	}
+}
