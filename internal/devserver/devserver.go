@@ -128,11 +128,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if uiHold, err = net.Listen("tcp", opts.UIAddr); err != nil {
 			return nil, fmt.Errorf("devserver: Temporal UI address %s is in use (set TEMPORAL_UI_ADDR): %w", opts.UIAddr, err)
 		}
-		defer func() {
-			if uiHold != nil {
-				_ = uiHold.Close()
-			}
-		}()
+		defer uiHold.Close() // again after the UI's start: harmless
 	}
 	sqlCfg, err := opts.prepareDB(ctx)
 	if err != nil {
@@ -196,7 +192,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.UIAddr != "" {
 		_ = uiHold.Close()
-		uiHold = nil
 		ui, err := startUI(opts.UIAddr, s.FrontendAddr(), opts.Namespace, opts.UICodecEndpoint, opts.TLS)
 		if err != nil {
 			s.Stop()
@@ -287,8 +282,8 @@ func (s *Server) addSearchAttributes(ctx context.Context) error {
 }
 
 // prepare fills in o's defaults and checks it: the TLS files, the data
-// directory, and that the frontend and UI addresses are free. It returns
-// the frontend's host and port.
+// directory, and that the frontend's address is free (Start holds the
+// UI's). It returns the frontend's host and port.
 func (o Options) prepare() (Options, string, int, error) {
 	if o.Namespace == "" {
 		o.Namespace = "default"

@@ -32,27 +32,31 @@ const tries = 64
 // On returns a port that is free on host at the time of the call, below the
 // kernel's ephemeral range when it can, else one the kernel picks.
 func On(host string) (int, error) {
-	return on(host, ephemeralStart(), rand.IntN)
-}
-
-// on is On with the first ephemeral port and the random source given.
-func on(host string, ephemeral int, intN func(int) int) (int, error) {
-	if ephemeral > low {
-		for range tries {
-			p := low + intN(ephemeral-low)
-			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-			if err == nil {
-				_ = l.Close()
-				return p, nil
-			}
-		}
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	l, err := Listen(host)
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Listen listens on a port of host drawn as On draws it, for a caller that
+// holds the port until whoever will bind it is about to.
+func Listen(host string) (net.Listener, error) {
+	return listen(host, ephemeralStart(), rand.IntN)
+}
+
+// listen is Listen with the first ephemeral port and the random source given.
+func listen(host string, ephemeral int, intN func(int) int) (net.Listener, error) {
+	if ephemeral > low {
+		for range tries {
+			p := low + intN(ephemeral-low)
+			if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+				return l, nil
+			}
+		}
+	}
+	return net.Listen("tcp", net.JoinHostPort(host, "0"))
 }
 
 // ephemeralStart is the kernel's first ephemeral port: Linux's

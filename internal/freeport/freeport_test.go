@@ -109,11 +109,12 @@ func TestOnDrawsAgainPastBusyPortsAndFallsBack(t *testing.T) {
 				}
 				return d
 			}
-			p, err := on("127.0.0.1", tc.eph, intN)
+			l, err := listen("127.0.0.1", tc.eph, intN)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.check(t, p)
+			defer l.Close()
+			tc.check(t, l.Addr().(*net.TCPAddr).Port)
 		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kcloud/onboarding/internal/codec"
+	"github.com/kcloud/onboarding/internal/freeport"
 	"github.com/kcloud/onboarding/internal/secret"
 )
 
@@ -98,9 +99,7 @@ func (p *Proc) Start() error {
 
 // release closes the listeners that held the process's ports.
 func (p *Proc) release() {
-	for _, l := range p.held {
-		_ = l.Close()
-	}
+	closeAll(p.held)
 	p.held = nil
 }
 
@@ -198,31 +197,29 @@ type Topology struct {
 	AdminToken  string
 }
 
-// ports hands out free loopback addresses, each different: it holds every
-// one open, so that the kernel cannot give one out twice, until the
-// process that will bind them is given them (or release).
-type ports struct{ held []net.Listener }
-
-// addrs returns n free addresses.
-func (p *ports) addrs(n int) ([]string, error) {
-	out := make([]string, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+// listen holds n free loopback ports (freeport's, below the kernel's
+// ephemeral range), each different, or none on an error.
+func listen(n int) ([]net.Listener, error) {
+	ls := make([]net.Listener, 0, n)
+	for range n {
+		l, err := freeport.Listen("127.0.0.1")
 		if err != nil {
+			closeAll(ls)
 			return nil, err
 		}
-		p.held = append(p.held, l)
-		out[i] = l.Addr().String()
+		ls = append(ls, l)
 	}
-	return out, nil
+	return ls, nil
 }
 
-func (p *ports) release() {
-	for _, l := range p.held {
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
 		_ = l.Close()
 	}
-	p.held = nil
 }
+
+// addr is a held listener's address.
+func addr(l net.Listener) string { return l.Addr().String() }
 
 // New lays out a topology on free loopback ports; nothing runs yet. Each
 // process's ports stay held until it starts.
@@ -242,71 +239,54 @@ func New(o Options) (*Topology, error) {
 	// A random operator token: api and worker refuse weak ones at start.
 	adminToken, _ := secret.NewToken()
 	t := &Topology{opts: o, AdminToken: adminToken}
-	var free ports
-	defer free.release()
-	temporal, err := free.addrs(2) // frontend, UI
+	ls, err := listen(4 + o.APIs + o.Workers)
 	if err != nil {
 		return nil, err
 	}
-	mailbox, err := free.addrs(2) // SMTP, HTTP
-	if err != nil {
-		return nil, err
-	}
-	apis, err := free.addrs(o.APIs)
-	if err != nil {
-		return nil, err
-	}
-	workers, err := free.addrs(o.Workers) // METRICS_ADDR
-	if err != nil {
-		return nil, err
-	}
-	t.TemporalAddr, t.uiAddr, t.SMTPAddr = temporal[0], temporal[1], mailbox[0]
-	t.APIURL, t.MailboxURL = "http://"+apis[0], "http://"+mailbox[1]
-	base := baseEnv(o, t, t.uiAddr)
+	// Temporal's frontend and UI, the mailbox's SMTP and HTTP, each api's
+	// HTTP_ADDR, each worker's METRICS_ADDR.
+	temporal, mailbox, apis, workers := ls[0:2], ls[2:4], ls[4:4+o.APIs], ls[4+o.APIs:]
+	t.TemporalAddr, t.uiAddr, t.SMTPAddr = addr(temporal[0]), addr(temporal[1]), addr(mailbox[0])
+	t.APIURL, t.MailboxURL = "http://"+addr(apis[0]), "http://"+addr(mailbox[1])
+	base := baseEnv(o, t)
 	temporalArgs := []string{"temporal"}
 	if o.TLS != nil {
 		temporalArgs = append(temporalArgs, "--tls-cert", o.TLS.ServerCert, "--tls-key", o.TLS.ServerKey, "--tls-client-ca", o.TLS.CA)
 	}
-	// proc gives the process the listeners of free that hold its addrs.
-	proc := func(name string, env []string, addrs []string, args ...string) *Proc {
-		p := &Proc{Name: name, args: append([]string{o.Bin}, args...), env: env, log: filepath.Join(o.Dir, name+".log")}
-		for _, l := range free.held {
-			if slices.Contains(addrs, l.Addr().String()) {
-				p.held = append(p.held, l)
-			}
-		}
-		return p
+	// proc is a process that holds ports until it starts.
+	proc := func(name string, env []string, ports []net.Listener, args ...string) *Proc {
+		return &Proc{Name: name, args: append([]string{o.Bin}, args...), env: env, log: filepath.Join(o.Dir, name+".log"), held: ports}
 	}
 	t.Temporal = proc("temporal", base, temporal, temporalArgs...)
-	t.Mailbox = proc("mailbox", base, mailbox, "mailbox", "--http", mailbox[1])
-	for i, a := range apis {
-		name := "api"
+	t.Mailbox = proc("mailbox", base, mailbox, "mailbox", "--http", addr(mailbox[1]))
+	for i, l := range apis {
+		name, a := "api", addr(l)
 		if i > 0 {
 			name = "api-" + strconv.Itoa(i)
 		}
-		t.APIs = append(t.APIs, proc(name, slices.Concat(base, []string{"HTTP_ADDR=" + a}), []string{a}, "api"))
+		t.APIs = append(t.APIs, proc(name, slices.Concat(base, []string{"HTTP_ADDR=" + a}), apis[i:i+1], "api"))
 		t.APIURLs = append(t.APIURLs, "http://"+a)
 		t.MetricsURLs = append(t.MetricsURLs, "http://"+a+"/metrics")
 	}
 	t.API = t.APIs[0]
-	for i, m := range workers {
-		t.Workers = append(t.Workers, proc("worker-"+strconv.Itoa(i), slices.Concat(base, []string{"METRICS_ADDR=" + m}), []string{m}, "worker"))
+	for i, l := range workers {
+		m := addr(l)
+		t.Workers = append(t.Workers, proc("worker-"+strconv.Itoa(i), slices.Concat(base, []string{"METRICS_ADDR=" + m}), workers[i:i+1], "worker"))
 		t.MetricsURLs = append(t.MetricsURLs, "http://"+m+"/metrics")
 		t.WorkerURLs = append(t.WorkerURLs, "http://"+m)
 	}
-	free.held = nil // every one is a process's now
 	return t, nil
 }
 
 // baseEnv is the environment every process of the topology starts with:
 // its addresses, a random payload key and operator token, quiet logs, and
 // none of the developer's own Temporal settings.
-func baseEnv(o Options, t *Topology, uiAddr string) []string {
+func baseEnv(o Options, t *Topology) []string {
 	smtpHost, smtpPort, _ := net.SplitHostPort(t.SMTPAddr)
 	base := append(os.Environ(),
 		"DATA_DIR="+o.Dir,
 		"TEMPORAL_ADDRESS="+t.TemporalAddr,
-		"TEMPORAL_UI_ADDR="+uiAddr,
+		"TEMPORAL_UI_ADDR="+t.uiAddr,
 		"DEV_SMTP_ADDR="+t.SMTPAddr,
 		"DATABASE_URL="+o.DatabaseURL,
 		"SMTP_HOST="+smtpHost,
@@ -403,14 +383,12 @@ const temporalReady = "temporal ready:"
 // moveTemporal gives the Temporal frontend and UI new free ports, in every
 // process's environment.
 func (t *Topology) moveTemporal() error {
-	var free ports
-	addrs, err := free.addrs(2)
+	ls, err := listen(2)
 	if err != nil {
-		free.release()
 		return err
 	}
-	frontend, ui := addrs[0], addrs[1]
-	t.Temporal.held = free.held
+	frontend, ui := addr(ls[0]), addr(ls[1])
+	t.Temporal.held = ls
 	for _, p := range t.Procs() {
 		p.env = replaceEnv(p.env, "TEMPORAL_ADDRESS", t.TemporalAddr, frontend)
 		p.env = replaceEnv(p.env, "TEMPORAL_UI_ADDR", t.uiAddr, ui)
