@@ -228,16 +228,12 @@ func (s *Server) discardUpload(c *gin.Context, id string) {
 }
 
 // pastWizard reports, after an upload's Update failed without an answer,
-// whether the sign-up is known to be past the wizard (read now when its
-// row was not read before).
+// whether the sign-up is known to be past the wizard (from its row,
+// stepRow).
 func (s *Server) pastWizard(c *gin.Context) bool {
-	row, ok := readRow(c)
-	if !ok {
-		got, err := s.signups.Get(context.WithoutCancel(c.Request.Context()), c.Param("id"))
-		if err != nil {
-			return errors.Is(err, signup.ErrNotFound)
-		}
-		row = &got
+	row, err := s.stepRow(c)
+	if err != nil {
+		return errors.Is(err, signup.ErrNotFound)
 	}
 	return !signup.Status(row.Status).Editable()
 }

@@ -101,7 +101,7 @@ func (s *Server) startedAnyway(c *gin.Context, id string) bool {
 const (
 	signupKey     = "signup"
 	knownTokenKey = "signup_token_known"
-	rowCheckedKey = "signup_row_checked"
+	rowErrKey     = "signup_row_error" // stepRow's failed read
 )
 
 // noSuchSignup is the answer for an unknown id, a wrong token and an ended
@@ -115,9 +115,8 @@ func noSuchSignup() *Problem {
 // unknown id or an ended sign-up, 404 (the id's existence is not revealed).
 func (s *Server) signupAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if row, ok := s.authenticate(c); ok {
-			c.Set(signupKey, row)
-			c.Next()
+		if token, ok := s.bearerOr401(c); ok {
+			s.authenticate(c, token)
 		}
 	}
 }
@@ -130,41 +129,43 @@ func (s *Server) signupAuth() gin.HandlerFunc {
 // (replayedAfterEnd): an ended sign-up's token is 404 whatever the request.
 func (s *Server) stepAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		token, ok := bearer(c)
+		token, ok := s.bearerOr401(c)
 		if !ok {
-			s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <signup_token>"))
 			return
 		}
-		if hash, known := s.tokens.hash(c.Param("id")); known {
-			if !secret.Matches(token, hash) {
-				s.fail(c, noSuchSignup())
-				return
-			}
-			c.Set(knownTokenKey, true)
-			c.Next()
+		hash, known := s.tokens.hash(c.Param("id"))
+		if !known {
+			s.authenticate(c, token)
 			return
 		}
-		if row, ok := s.authenticate(c); ok {
-			c.Set(signupKey, row)
-			c.Next()
+		if !secret.Matches(token, hash) {
+			s.fail(c, noSuchSignup())
+			return
 		}
+		c.Set(knownTokenKey, true)
+		c.Next()
 	}
 }
 
-// authenticate reads the sign-up's row and checks the bearer token against
-// it, answering the request when it fails. A live sign-up's token hash is
-// remembered for stepAuth.
-func (s *Server) authenticate(c *gin.Context) (*models.Signup, bool) {
+// bearerOr401 is the request's bearer token; without one the request is
+// answered 401.
+func (s *Server) bearerOr401(c *gin.Context) (string, bool) {
 	token, ok := bearer(c)
 	if !ok {
 		s.fail(c, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <signup_token>"))
-		return nil, false
 	}
+	return token, ok
+}
+
+// authenticate reads the sign-up's row and checks token against it: the
+// request goes on with the row, or is answered. A live sign-up's token hash
+// is remembered for stepAuth.
+func (s *Server) authenticate(c *gin.Context, token string) {
 	notFound := noSuchSignup()
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
 		s.fail(c, notFound)
-		return nil, false
+		return
 	}
 	row, err := s.signups.Get(c.Request.Context(), id)
 	if err != nil {
@@ -173,21 +174,22 @@ func (s *Server) authenticate(c *gin.Context) (*models.Signup, bool) {
 		} else {
 			s.fail(c, err)
 		}
-		return nil, false
+		return
 	}
 	if !secret.Matches(token, row.TokenHash) {
 		s.fail(c, notFound)
-		return nil, false
+		return
 	}
 	// A sign-up's token ends with the sign-up: once it is active (the
 	// owner signs in instead), cancelled or abandoned it opens nothing.
 	if signup.Status(row.Status).Final() {
 		s.tokens.forget(id)
 		s.fail(c, notFound)
-		return nil, false
+		return
 	}
 	s.tokens.add(id, row.TokenHash)
-	return &row, true
+	c.Set(signupKey, &row)
+	c.Next()
 }
 
 // replayedAfterEnd answers, for a step authenticated by a known token hash
@@ -209,25 +211,43 @@ func (s *Server) replayedAfterEnd(c *gin.Context, at time.Time) bool {
 // step's answer.
 const replaySlack = 5 * time.Second
 
-// rowEnded reads the sign-up's row: whether it has ended or is gone (then
-// its hash is forgotten). A read that fails says no; a request reads it
-// once.
+// rowEnded reports whether the sign-up has ended or is gone (then its hash
+// is forgotten), from its row (stepRow). A read that fails says no.
 func (s *Server) rowEnded(c *gin.Context) bool {
-	if c.GetBool(rowCheckedKey) {
-		return false
-	}
-	c.Set(rowCheckedKey, true)
-	id := c.Param("id")
-	row, err := s.signups.Get(context.WithoutCancel(c.Request.Context()), id)
+	row, err := s.stepRow(c)
 	if err != nil && !errors.Is(err, signup.ErrNotFound) {
 		return false
 	}
 	if err == nil && !signup.Status(row.Status).Final() {
 		return false
 	}
-	s.tokens.forget(id)
+	s.tokens.forget(c.Param("id"))
 	return true
 }
+
+// stepRow is the sign-up's row for a step: the one stepAuth read, else read
+// now (even when the client has gone, within rowReadTimeout), once a
+// request.
+func (s *Server) stepRow(c *gin.Context) (*models.Signup, error) {
+	if row, ok := readRow(c); ok {
+		return row, nil
+	}
+	if err, ok := c.Get(rowErrKey); ok {
+		return nil, err.(error)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), rowReadTimeout)
+	defer cancel()
+	row, err := s.signups.Get(ctx, c.Param("id"))
+	if err != nil {
+		c.Set(rowErrKey, err)
+		return nil, err
+	}
+	c.Set(signupKey, &row)
+	return &row, nil
+}
+
+// rowReadTimeout bounds stepRow's read, which outlives the client.
+const rowReadTimeout = 10 * time.Second
 
 func bearer(c *gin.Context) (string, bool) {
 	h := c.GetHeader("Authorization")
@@ -244,7 +264,8 @@ func signupRow(c *gin.Context) *models.Signup {
 	return c.MustGet(signupKey).(*models.Signup)
 }
 
-// readRow is the row stepAuth read, if it had to.
+// readRow is the row read for the request (by stepAuth, if it had to, or
+// stepRow), if any.
 func readRow(c *gin.Context) (*models.Signup, bool) {
 	row, ok := c.Get(signupKey)
 	if !ok {
