@@ -58,8 +58,7 @@ func wrapClaim(err error) error {
 // releaseBusinessNumbers gives back the sign-up's slots: it has been
 // submitted, abandoned or cancelled.
 func releaseBusinessNumbers(tx *gorm.DB, signupID string) error {
-	also := releaseSlots(signupID)
-	if err := tx.Exec(also.SQL, also.Args...).Error; err != nil {
+	if err := releaseSlots(signupID).Exec(tx); err != nil {
 		return fmt.Errorf("business number slots: %w", err)
 	}
 	return nil

@@ -57,14 +57,19 @@ func (a *Activities) sendInvitation(ctx context.Context, in SendInvitationInput,
 		org, owner = known.org, known.owner
 	}
 	token, hash := secret.NewToken()
-	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if known == nil {
+	db := a.db.WithContext(ctx)
+	var err error
+	if known != nil {
+		// One statement at most: no transaction around it.
+		err = issueLink(db, in, hash, now, owner)
+	} else {
+		err = db.Transaction(func(tx *gorm.DB) error {
 			if err := linkParties(tx, in.SignupID, &org, &owner); err != nil {
 				return err
 			}
-		}
-		return issueLink(tx, in, hash, now, owner)
-	})
+			return issueLink(tx, in, hash, now, owner)
+		})
+	}
 	if err != nil {
 		var app interface{ NonRetryable() bool }
 		if errors.As(err, &app) {

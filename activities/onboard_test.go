@@ -20,17 +20,8 @@ func TestProvisionAndInviteTwice(t *testing.T) {
 	f := newFixture(t, nil)
 	id := "both"
 	f.reserve(t, id, "both-co")
-	now := time.Now().UTC()
-	in := activities.ProvisionAndInviteInput{
-		Provision: provisionInput(id, "both-co"),
-		Invite: activities.SendInvitationInput{SignupID: id, Seq: 1, Kind: signup.InvitationFirst, ExpiresAt: now.Add(time.Hour),
-			Save: &activities.SaveSignupInput{
-				View:    signup.View{SignupID: id, Status: signup.StatusInvited, Invite: &signup.Invite{ExpiresAt: now.Add(time.Hour)}, CreatedAt: now, UpdatedAt: now},
-				Version: 2, TokenHash: "h",
-				Audit: &signup.AuditEntry{Actor: signup.Actor{Kind: signup.ActorSystem}, Action: signup.ActionInvitationSent,
-					From: signup.StatusProvisioning, To: signup.StatusInvited},
-			}},
-	}
+	in := activities.ProvisionAndInviteInput{Provision: provisionInput(id, "both-co"), Invite: invitedInput(id, 1)}
+	in.Invite.Save.Version = 2
 	for i := 0; i < 2; i++ {
 		res, err := f.acts.ProvisionAndInvite(ctx, in)
 		if err != nil {

@@ -91,7 +91,7 @@ func (a *Activities) VerifyBusinessNumber(ctx context.Context, in VerifyInput) (
 // giveBack runs a release of the sign-up's slots on its own; a failure is
 // logged, not returned (the verification's outcome stands).
 func (a *Activities) giveBack(ctx context.Context, signupID string, release *signup.Also) {
-	if err := a.db.WithContext(ctx).Exec(release.SQL, release.Args...).Error; err != nil {
+	if err := release.Exec(a.db.WithContext(ctx)); err != nil {
 		a.log.WarnContext(ctx, "giving back business number slots failed", "signup_id", signupID, "error", err)
 	}
 }

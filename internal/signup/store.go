@@ -133,6 +133,11 @@ type Also struct {
 	Args []any
 }
 
+// Exec runs the statement on its own.
+func (a *Also) Exec(tx *gorm.DB) error {
+	return tx.Exec(a.SQL, a.Args...).Error
+}
+
 // upsertSignup writes a saved view unless the stored one is as new or
 // newer, or erased.
 const upsertSignup = `INSERT INTO signups (id, token_hash, status, workflow_id, organization_name, business_number,
@@ -181,7 +186,7 @@ func (s *Store) Save(ctx context.Context, step func(tx *gorm.DB) (Saved, error))
 func write(tx *gorm.DB, in Saved, row []any) (audited bool, err error) {
 	if tx.Name() != "postgres" {
 		if in.Also != nil {
-			if err := tx.Exec(in.Also.SQL, in.Also.Args...).Error; err != nil {
+			if err := in.Also.Exec(tx); err != nil {
 				return false, fmt.Errorf("save sign-up: %w", err)
 			}
 		}
