@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,10 +67,15 @@ func TestBits(t *testing.T) {
 
 // Every random 32-byte key passes, however it is encoded: the estimate
 // discounts only stretches that random text shows with a probability
-// under one in a million.
+// under one in a million. The keys come from a fixed seed: with fresh ones,
+// 60,000 estimates a run can meet that one in a million up to once in twenty
+// runs (CI saw a hex key with "42135a15" twice), a failure of the sample,
+// not of the estimate.
 func TestRandomKeysPass(t *testing.T) {
+	src := mrand.NewChaCha8([32]byte{'o', 'n', 'b', 'o', 'a', 'r', 'd', 'i', 'n', 'g'})
 	for i := 0; i < 20000; i++ {
-		k := random(32)
+		k := make([]byte, 32)
+		_, _ = src.Read(k)
 		for _, s := range []string{base64.StdEncoding.EncodeToString(k), base64.RawURLEncoding.EncodeToString(k), hex.EncodeToString(k)} {
 			if b := Bits(s); b < MinBits {
 				t.Fatalf("random key %s estimated at %.1f bits", s, b)
