@@ -40,8 +40,11 @@ func (a *Activities) ProvisionAndInvite(ctx context.Context, in ProvisionAndInvi
 }
 
 // inStep is err as an application error that names step in its details,
-// with err's type, message and retryability; any other error is its cause
-// (so errors.Is still finds a context's end in it).
+// with err's type, message and retryability; any other error becomes its
+// message, once (the step is in the details, not repeated before it). The
+// activity's own end (its context cancelled or past its deadline) is passed
+// on as it is, so that the SDK still reports it as such: it is not a
+// step's failure.
 func inStep(step string, err error) error {
 	opts := temporal.ApplicationErrorOptions{Details: []any{step}}
 	var app *temporal.ApplicationError
@@ -49,8 +52,10 @@ func inStep(step string, err error) error {
 		opts.NonRetryable, opts.Cause = app.NonRetryable(), app.Unwrap()
 		return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), opts)
 	}
-	opts.Cause = err
-	return temporal.NewApplicationErrorWithOptions(step, "", opts)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), "", opts)
 }
 
 // StepOf is the step an activity's failure names (inStep), or "".
