@@ -49,10 +49,12 @@ func (s *Server) acceptInvitation(c *gin.Context) {
 }
 
 // tellSignup signals the sign-up workflow that the owner's password is set.
-// The signal was written to the outbox with the change; if it does not get
-// through now, the relay delivers it later, so a failure is logged only.
+// The signal was written to the outbox with the change, held by this
+// process for its lease; if it does not get through now, the relay delivers
+// it later (soon after a failed send, which lets it go; after the lease if
+// this process dies first), so a failure is logged only.
 func (s *Server) tellSignup(ctx context.Context, res account.PasswordSet, via string) {
-	if err := s.outbox.DeliverID(context.WithoutCancel(ctx), res.OutboxID); err != nil {
+	if err := s.outbox.DeliverHeld(context.WithoutCancel(ctx), res.Owed); err != nil {
 		s.log.WarnContext(ctx, "password_set signal left for the outbox relay", "signup_id", res.SignupID, "via", via, "error", err)
 	}
 }

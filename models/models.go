@@ -223,7 +223,11 @@ type NTSCacheEntry struct {
 // TableName maps to the nts_cache table.
 func (NTSCacheEntry) TableName() string { return "nts_cache" }
 
-// SignalOutbox is a password_set signal owed to a sign-up's workflow.
+// SignalOutbox is a password_set signal owed to a sign-up's workflow. Its
+// writer holds it first: the row is written with a ClaimToken and, as
+// NextAttemptAt, the end of a SignalLease, so that the writer sends it right
+// after its commit without claiming it, and a relay takes it only if the
+// writer has not delivered it by then.
 type SignalOutbox struct {
 	ID            string `gorm:"primaryKey"`
 	SignupID      string
@@ -233,10 +237,14 @@ type SignalOutbox struct {
 	LastError     *string
 	CreatedAt     time.Time
 	NextAttemptAt time.Time
-	// ClaimToken is set by the relay that holds the row (until
-	// NextAttemptAt, its lease).
+	// ClaimToken is set by whoever holds the row (until NextAttemptAt,
+	// its lease): its writer, or the relay that claimed it.
 	ClaimToken *string
 }
+
+// SignalLease is how long the holder of a SignalOutbox row has it to
+// itself: longer than one delivery may take (its 5 s timeout).
+const SignalLease = 30 * time.Second
 
 // TableName maps to the signal_outbox table.
 func (SignalOutbox) TableName() string { return "signal_outbox" }

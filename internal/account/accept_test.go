@@ -127,15 +127,15 @@ func TestAcceptInvitation(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.want != nil {
-				if user.Status == models.UserActive || res.OutboxID != "" {
-					t.Errorf("owner %s, outbox %q after a refused link", user.Status, res.OutboxID)
+				if user.Status == models.UserActive || res.Owed.ID != "" {
+					t.Errorf("owner %s, outbox %+v after a refused link", user.Status, res.Owed)
 				}
 				return
 			}
-			if user.Status != models.UserActive || user.PasswordHash == nil || res.OutboxID == "" {
-				t.Errorf("owner %s, password set %v, outbox %q", user.Status, user.PasswordHash != nil, res.OutboxID)
+			if user.Status != models.UserActive || user.PasswordHash == nil || res.Owed.ID == "" {
+				t.Errorf("owner %s, password set %v, outbox %+v", user.Status, user.PasswordHash != nil, res.Owed)
 			}
-			checkPasswordSet(t, db, user, signupID, "invitation_accepted", models.UserInvited, res.OutboxID, "invitation")
+			checkPasswordSet(t, db, user, signupID, "invitation_accepted", models.UserInvited, res.Owed, "invitation")
 			// The read of the link, the link update, the user, and the
 			// password history, the audit row and the owed signal (the
 			// user and the three rows one statement on PostgreSQL).
@@ -220,7 +220,7 @@ func TestSignInStatements(t *testing.T) {
 // checkPasswordSet checks what a set password writes beside the user: one
 // history row with the user's hash, the audit event of the change and the
 // owed signal.
-func checkPasswordSet(t *testing.T, db *store.DB, user models.User, signupID, action, from, outboxID, via string) {
+func checkPasswordSet(t *testing.T, db *store.DB, user models.User, signupID, action, from string, held models.SignalOutbox, via string) {
 	t.Helper()
 	var history []models.PasswordHistory
 	if err := db.Where("user_id = ?", user.ID).Find(&history).Error; err != nil {
@@ -238,11 +238,18 @@ func checkPasswordSet(t *testing.T, db *store.DB, user models.User, signupID, ac
 		t.Errorf("audit events %+v, want one %s of sign-up %s from %s to active", events, action, signupID, from)
 	}
 	var owed models.SignalOutbox
-	if err := db.Where("id = ?", outboxID).Take(&owed).Error; err != nil {
-		t.Fatalf("owed signal %q: %v", outboxID, err)
+	if err := db.Where("id = ?", held.ID).Take(&owed).Error; err != nil {
+		t.Fatalf("owed signal %q: %v", held.ID, err)
 	}
-	if owed.SignupID != signupID || owed.UserID != user.ID || owed.Via != via || !owed.NextAttemptAt.After(owed.CreatedAt) {
-		t.Errorf("owed signal %+v, want sign-up %s, user %s, via %s, due after it was written", owed, signupID, user.ID, via)
+	if owed.SignupID != signupID || owed.UserID != user.ID || owed.Via != via {
+		t.Errorf("owed signal %+v, want sign-up %s, user %s, via %s", owed, signupID, user.ID, via)
+	}
+	// Held by its writer, who sends it without claiming it: the caller's
+	// token, and due to a relay only when the writer's lease has run out.
+	if owed.ClaimToken == nil || held.ClaimToken == nil || *owed.ClaimToken != *held.ClaimToken ||
+		!owed.NextAttemptAt.Equal(owed.CreatedAt.Add(models.SignalLease)) {
+		t.Errorf("owed signal claimed by %v until %s (written %s), want the caller's token %v until a lease after it was written",
+			owed.ClaimToken, owed.NextAttemptAt, owed.CreatedAt, held.ClaimToken)
 	}
 }
 
@@ -268,7 +275,7 @@ func TestConfirmReset(t *testing.T) {
 	res, err := svc.ConfirmReset(ctx, token, "Fresh!Pass42")
 	ran := n.Load()
 	t.Logf("confirm reset: %d statements", ran)
-	if err != nil || res.OutboxID == "" || res.SignupID != org.SignupID || res.Status != models.UserActive {
+	if err != nil || res.Owed.ID == "" || res.SignupID != org.SignupID || res.Status != models.UserActive {
 		t.Fatalf("confirm: %+v, %v", res, err)
 	}
 	// The link and user, the password history's read; in the transaction
@@ -288,7 +295,7 @@ func TestConfirmReset(t *testing.T) {
 	if user.Status != models.UserActive {
 		t.Errorf("owner %s after the reset, want active", user.Status)
 	}
-	checkPasswordSet(t, db, user, org.SignupID, "password_reset", models.UserResetRequired, res.OutboxID, "reset")
+	checkPasswordSet(t, db, user, org.SignupID, "password_reset", models.UserResetRequired, res.Owed, "reset")
 	if _, err := svc.ConfirmReset(ctx, token, "Other!Pass42"); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("second confirm: %v, want %v", err, ErrInvalidToken)
 	}

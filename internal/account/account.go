@@ -96,15 +96,19 @@ type PasswordSet struct {
 	Status           string `json:"status"`
 	UserID           string `json:"-"`
 	SignupID         string `json:"-"`
-	// OutboxID is the owed password_set signal, written with the change.
-	OutboxID string `json:"-"`
+	// Owed is the password_set signal owed to the sign-up, written with
+	// the change and held by the caller for its lease: the caller sends it
+	// (outbox.Relay.DeliverHeld), a relay only after the lease.
+	Owed models.SignalOutbox `json:"-"`
 }
 
 // owed is the outbox row of the password_set signal the sign-up's workflow
-// must get, written with the change it reports.
+// must get, written with the change it reports, held by its writer for a
+// lease (models.SignalOutbox).
 func owed(res PasswordSet, via string, now time.Time) models.SignalOutbox {
+	claim := uuid.NewString()
 	return models.SignalOutbox{ID: uuid.NewString(), SignupID: res.SignupID, UserID: res.UserID, Via: via,
-		CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
+		CreatedAt: now, NextAttemptAt: now.Add(models.SignalLease), ClaimToken: &claim}
 }
 
 func (s *Service) invitation(tx *gorm.DB, token string) (models.InvitationToken, models.User, models.Organization, error) {
@@ -213,7 +217,7 @@ RETURNING id`
 
 // setPassword stores a new password hash, activates the user, records the
 // hash in the history and the change in the audit log, and owes res's
-// sign-up the password_set signal (res.OutboxID names it).
+// sign-up the password_set signal (res.Owed).
 func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string, res *PasswordSet, via string) error {
 	now := s.now()
 	rows := passwordSetRows{
@@ -228,7 +232,7 @@ func (s *Service) setPassword(tx *gorm.DB, user models.User, hash, action string
 	if !set {
 		return ErrInvalidToken
 	}
-	res.OutboxID = rows.outbox.ID
+	res.Owed = rows.outbox
 	return nil
 }
 
@@ -250,7 +254,7 @@ func (r passwordSetRows) write(tx *gorm.DB, user models.User) (set bool, err err
 		res := tx.Exec(setPasswordPostgres, h.PasswordHash, models.UserActive, h.CreatedAt, h.CreatedAt, user.ID, user.Status,
 			h.ID, h.UserID, h.PasswordHash, h.CreatedAt,
 			a.ID, a.SignupID, a.UserID, a.Actor, a.Action, a.FromStatus, a.ToStatus, a.CreatedAt,
-			o.ID, o.SignupID, o.UserID, o.Via, o.CreatedAt, o.NextAttemptAt)
+			o.ID, o.SignupID, o.UserID, o.Via, o.CreatedAt, o.NextAttemptAt, o.ClaimToken)
 		return res.RowsAffected > 0, res.Error
 	}
 	upd := tx.Model(&models.User{}).Where("id = ? AND status = ?", user.ID, user.Status).Updates(map[string]any{
@@ -274,7 +278,7 @@ func (r passwordSetRows) write(tx *gorm.DB, user models.User) (set bool, err err
 // active, changed, updated, the user's id and status read before; the
 // history's id, user id, hash, created; the audit event's id, signup id,
 // user id, actor, action, from, to, created; the outbox row's id, signup
-// id, user id, via, created, next attempt.
+// id, user id, via, created, next attempt, claim token.
 const setPasswordPostgres = `WITH upd AS (
 	UPDATE users SET password_hash = ?, status = ?, failed_attempts = 0, password_changed_at = ?, updated_at = ?
 	WHERE id = ? AND status = ? RETURNING id
@@ -284,7 +288,7 @@ const setPasswordPostgres = `WITH upd AS (
 	INSERT INTO audit_events (id, signup_id, user_id, actor, action, from_status, to_status, created_at)
 	SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM upd
 )
-INSERT INTO signal_outbox (id, signup_id, user_id, via, created_at, next_attempt_at) SELECT ?, ?, ?, ?, ?, ? FROM upd`
+INSERT INTO signal_outbox (id, signup_id, user_id, via, created_at, next_attempt_at, claim_token) SELECT ?, ?, ?, ?, ?, ?, ? FROM upd`
 
 // auditEvent is a user's status change (or, from = to, another action) as
 // an audit event.

@@ -216,7 +216,7 @@ func TestReplicasOutboxOnce(t *testing.T) {
 		return id, row.ID
 	}
 	_, expired := held(time.Now().UTC().Add(-time.Second))
-	_, live := held(time.Now().UTC().Add(outbox.Lease))
+	_, live := held(time.Now().UTC().Add(models.SignalLease))
 	if _, err := relays[1].RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,15 @@
 // Package outbox delivers the signals owed to sign-up workflows. The API
-// writes each one in the same transaction as the change it reports and
-// tries it at once; the relay here retries the ones that did not get
-// through (Temporal down, the API killed in between) until they do.
+// writes each one in the same transaction as the change it reports, held
+// by itself for a lease (models.SignalLease), and sends it at once
+// (DeliverHeld); the relay here retries the ones that did not get through
+// (Temporal down, the API killed in between) until they do.
 //
 // Every api replica runs a relay. Before sending, a relay claims the row
-// with one conditional UPDATE (next_attempt_at must still be due; it
-// becomes the end of the relay's lease, with a claim token of its own), so that one
-// row is sent by one relay however many run; a relay that dies holding a
-// row lets it go when the lease ends. This works alike on PostgreSQL and
-// SQLite.
+// with one conditional UPDATE (next_attempt_at must be due, that is, no
+// one's lease is running; it becomes the end of the relay's lease, with a
+// claim token of its own), so that one row is sent by one holder however
+// many run; a holder that dies lets the row go when its lease ends. This
+// works alike on PostgreSQL and SQLite.
 package outbox
 
 import (
@@ -21,17 +22,12 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"gorm.io/gorm"
 
 	"github.com/kcloud/onboarding/internal/signup"
 	"github.com/kcloud/onboarding/internal/store"
 	"github.com/kcloud/onboarding/models"
 	"github.com/kcloud/onboarding/workflows"
 )
-
-// Lease is how long a claimed row is left to its relay: longer than one
-// delivery may take (its 5 s timeout).
-const Lease = 30 * time.Second
 
 // Relay sends owed signals.
 type Relay struct {
@@ -56,7 +52,7 @@ var errTaken = errors.New("outbox: row taken by another relay or delivered")
 func (r *Relay) claim(ctx context.Context, row models.SignalOutbox) (models.SignalOutbox, error) {
 	token := uuid.NewString()
 	now := r.now()
-	until := now.Add(Lease)
+	until := now.Add(models.SignalLease)
 	threshold := row.NextAttemptAt
 	if threshold.Before(now) {
 		threshold = now
@@ -117,32 +113,18 @@ func (r *Relay) claimAndDeliver(ctx context.Context, row models.SignalOutbox) (b
 	return true, r.deliver(ctx, claimed)
 }
 
-// DeliverID delivers the owed signal with this id, if it is still owed (a
-// row that is gone is gorm.ErrRecordNotFound).
-//
-// It claims the row as it reads it, in one UPDATE … RETURNING. Reading first
-// and claiming on the read's next_attempt_at (as Deliver does) took the row
-// whatever its lease, unless another claim came between the two statements;
-// the one statement takes it likewise, with nothing in between.
-func (r *Relay) DeliverID(ctx context.Context, id string) error {
-	token := uuid.NewString()
-	until := r.now().Add(Lease)
-	var rows []models.SignalOutbox
-	if err := r.db.WithContext(ctx).Raw(claimByID, token, until, id).Scan(&rows).Error; err != nil {
-		return fmt.Errorf("outbox: claim: %w", err)
+// DeliverHeld sends an owed signal its caller holds: the row as its writer
+// wrote it, with its claim token, in the lease it wrote (no claim, so the
+// one statement is the delete once sent). Should the lease have run out
+// and a relay have claimed the row since, the relay's claim stands: the
+// row stays for it (and the workflow may get the signal twice, which it
+// takes as once).
+func (r *Relay) DeliverHeld(ctx context.Context, row models.SignalOutbox) error {
+	if row.ClaimToken == nil {
+		return fmt.Errorf("outbox: row %s is not held", row.ID)
 	}
-	if len(rows) == 0 {
-		return gorm.ErrRecordNotFound
-	}
-	row := rows[0]
-	row.ClaimToken, row.NextAttemptAt = &token, until
 	return r.deliver(ctx, row)
 }
-
-// claimByID claims a row by id and returns what deliver needs of it.
-// Arguments: claim token, lease end, id.
-const claimByID = `UPDATE signal_outbox SET claim_token = ?, next_attempt_at = ? WHERE id = ?
-RETURNING id, signup_id, user_id, via, attempts`
 
 // RunOnce delivers the rows that are due, returning how many this relay
 // sent (claimed and delivered).

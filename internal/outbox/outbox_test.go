@@ -35,10 +35,12 @@ func (s *signals) SignalWorkflow(_ context.Context, workflowID, _, name string, 
 	return nil
 }
 
-// DeliverID claims the row as it reads it and deletes it once sent: two
-// statements. A row that is gone sends nothing; a failed send releases the
-// row for the relay, one attempt more.
-func TestDeliverID(t *testing.T) {
+// DeliverHeld sends a row its writer holds without claiming it, and
+// deletes it once sent: one statement. A failed send releases the row for
+// the relay, one attempt more; a row a relay has claimed since (the
+// writer's lease ran out) stays the relay's; a row held by no one is
+// refused.
+func TestDeliverHeld(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.Open(t)
 	temporal := &signals{}
@@ -48,12 +50,15 @@ func TestDeliverID(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	owe := func(id string) {
+	owe := func(id string) models.SignalOutbox {
 		t.Helper()
-		row := models.SignalOutbox{ID: id, SignupID: "s-" + id, UserID: "u-" + id, Via: "invitation", CreatedAt: now, NextAttemptAt: now.Add(5 * time.Second)}
+		claim := "writer-" + id
+		row := models.SignalOutbox{ID: id, SignupID: "s-" + id, UserID: "u-" + id, Via: "invitation", CreatedAt: now,
+			NextAttemptAt: now.Add(models.SignalLease), ClaimToken: &claim}
 		if err := db.Create(&row).Error; err != nil {
 			t.Fatal(err)
 		}
+		return row
 	}
 	rows := func(id string) []models.SignalOutbox {
 		t.Helper()
@@ -64,31 +69,47 @@ func TestDeliverID(t *testing.T) {
 		return out
 	}
 
-	owe("a")
+	a := owe("a")
+	if k, err := r.RunOnce(ctx); err != nil || k != 0 {
+		t.Fatalf("a relay sent %d rows (%v) of a writer's lease", k, err)
+	}
 	before := n.Load()
-	if err := r.DeliverID(ctx, "a"); err != nil {
+	if err := r.DeliverHeld(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	ran := n.Load() - before
-	t.Logf("DeliverID: %d statements", ran)
 	want := signup.WorkflowID("s-a") + " " + workflows.SignalPasswordSet + " u-a invitation"
 	if len(temporal.sent) != 1 || temporal.sent[0] != want || len(rows("a")) != 0 {
 		t.Errorf("sent %q, row left %v; want %q once and the row gone", temporal.sent, rows("a"), want)
 	}
-	if ran != 2 {
-		t.Errorf("%d statements, want 2 (claim and read, delete)", ran)
+	if ran != 1 {
+		t.Errorf("%d statements, want 1 (the delete)", ran)
 	}
 
-	if err := r.DeliverID(ctx, "a"); !errors.Is(err, gorm.ErrRecordNotFound) || len(temporal.sent) != 1 {
-		t.Errorf("delivered again: %v, %d sent; want gorm.ErrRecordNotFound and nothing sent", err, len(temporal.sent))
-	}
-
-	owe("b")
+	b := owe("b")
 	temporal.err = errors.New("temporal down")
-	if err := r.DeliverID(ctx, "b"); err == nil {
+	if err := r.DeliverHeld(ctx, b); err == nil {
 		t.Error("a failed signal reported delivered")
 	}
 	if left := rows("b"); len(left) != 1 || left[0].Attempts != 1 || left[0].ClaimToken != nil || left[0].LastError == nil {
 		t.Errorf("row after a failed send %+v, want it released with one attempt and the error", left)
+	}
+	temporal.err = nil
+
+	c := owe("c")
+	relay := "relay"
+	if err := db.Model(&models.SignalOutbox{}).Where("id = ?", "c").Update("claim_token", relay).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeliverHeld(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if left := rows("c"); len(left) != 1 || left[0].ClaimToken == nil || *left[0].ClaimToken != relay {
+		t.Errorf("row a relay claimed after the writer's lease: %+v, want it left to the relay", left)
+	}
+
+	c.ClaimToken = nil
+	if err := r.DeliverHeld(ctx, c); err == nil {
+		t.Error("a row held by no one was sent")
 	}
 }
