@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/kcloud/onboarding/internal/password/argon2"
 )
 
 // Params are argon2id cost parameters.
@@ -36,22 +36,25 @@ var ErrMalformedHash = errors.New("password: malformed hash")
 // most half the process's cores (at least one) hash at once: each hash
 // holds a core and a Memory-sized block for its whole run, and a burst of
 // accepted invitations and sign-ins then leaves the other cores, and the
-// memory, to every other request. The hash's cost is unchanged.
+// memory, to every other request. The blocks are lent again from hash to
+// hash (argon2.Memory), not allocated each time. The hash's cost is
+// unchanged.
 type Hasher struct {
 	p     Params
 	slots chan struct{}
+	mem   *argon2.Memory
 }
 
 // NewHasher returns a Hasher with the given parameters.
 func NewHasher(p Params) *Hasher {
-	return &Hasher{p: p, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	return &Hasher{p: p, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), mem: argon2.NewMemory(p.Memory, p.Threads)}
 }
 
 // key is argon2id's key, computed in one of the hasher's slots.
 func (h *Hasher) key(pw string, salt []byte, p Params, n uint32) []byte {
 	h.slots <- struct{}{}
 	defer func() { <-h.slots }()
-	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, n)
+	return h.mem.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, n)
 }
 
 // Hash returns the password's argon2id hash as a PHC string
