@@ -30,29 +30,30 @@ func (a *Activities) ProvisionAndInvite(ctx context.Context, in ProvisionAndInvi
 	defer keepAlive(ctx)()
 	p, err := a.provisionOwner(ctx, in.Provision)
 	if err != nil {
-		return SendInvitationResult{}, inStep(StepProvision, err)
+		return SendInvitationResult{}, inStep(ctx, StepProvision, err)
 	}
 	res, err := a.sendInvitation(ctx, in.Invite, &p)
 	if err != nil {
-		return SendInvitationResult{}, inStep(StepSendInvitation, err)
+		return SendInvitationResult{}, inStep(ctx, StepSendInvitation, err)
 	}
 	return res, nil
 }
 
 // inStep is err as an application error that names step in its details,
 // with err's type, message and retryability; any other error becomes its
-// message, once (the step is in the details, not repeated before it). The
-// activity's own end (its context cancelled or past its deadline) is passed
-// on as it is, so that the SDK still reports it as such: it is not a
-// step's failure.
-func inStep(step string, err error) error {
+// message, once (the step is in the details, not repeated before it). Once
+// the activity's own context has ended (cancelled, past its deadline) err
+// is passed on as it is, so that the SDK still reports the end as such: it
+// is not a step's failure. A step's error that only wraps a context error
+// of its own (a connection's timeout) still names its step.
+func inStep(ctx context.Context, step string, err error) error {
 	opts := temporal.ApplicationErrorOptions{Details: []any{step}}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		opts.NonRetryable, opts.Cause = app.NonRetryable(), app.Unwrap()
 		return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), opts)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() != nil {
 		return err
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), "", opts)
