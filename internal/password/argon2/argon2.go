@@ -33,11 +33,12 @@ const (
 )
 
 // Memory lends IDKey the blocks it derives a key in: memory KiB, cleared
-// after each key and kept for the next, so that hashing a password does
-// not allocate them each time. Keys of another size get blocks of their
-// own, as the original allocates them. It is safe for concurrent use and
-// keeps about as many blocks as keys are derived at once (until the
-// collector takes back what has not been used through two collections).
+// after each key and kept for the next (in a sync.Pool), so that hashing a
+// password does not allocate them each time. Keys of another size get
+// blocks of their own, as the original allocates them. It is safe for
+// concurrent use. It keeps at most about one set of blocks per P
+// (GOMAXPROCS) that has derived a key, twice that across a collection, and
+// the collector takes back what has gone unused through two collections.
 type Memory struct {
 	blocks uint32 // the block count lent (memory KiB, rounded as deriveKey rounds it)
 	pool   sync.Pool
