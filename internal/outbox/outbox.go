@@ -42,23 +42,20 @@ func New(db *store.DB, c client.Client, log *slog.Logger) *Relay {
 	return &Relay{db: db, temporal: c, log: log, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// errTaken says another relay holds the row, or it is delivered.
-var errTaken = errors.New("outbox: row taken by another relay or delivered")
+// errTaken says someone else holds the row (its writer or another relay),
+// or it is delivered.
+var errTaken = errors.New("outbox: row held by another or delivered")
 
-// claim takes row for this relay unless another has taken it since it was
-// read: a claim moves next_attempt_at to the end of a lease, past both the
-// time the row was due and now, so the condition fails for the second
-// claimant.
+// claim takes a due row for this relay unless someone holds it: it must
+// still be due now (no one's lease running), and a claim moves
+// next_attempt_at to the end of this relay's lease, past now, so the
+// condition fails for a second claimant.
 func (r *Relay) claim(ctx context.Context, row models.SignalOutbox) (models.SignalOutbox, error) {
 	token := uuid.NewString()
 	now := r.now()
 	until := now.Add(models.SignalLease)
-	threshold := row.NextAttemptAt
-	if threshold.Before(now) {
-		threshold = now
-	}
 	res := r.db.WithContext(ctx).Model(&models.SignalOutbox{}).
-		Where("id = ? AND next_attempt_at <= ?", row.ID, threshold).
+		Where("id = ? AND next_attempt_at <= ?", row.ID, now).
 		Updates(map[string]any{"claim_token": token, "next_attempt_at": until})
 	if res.Error != nil {
 		return row, fmt.Errorf("outbox: claim: %w", res.Error)
@@ -91,13 +88,6 @@ func (r *Relay) deliver(ctx context.Context, row models.SignalOutbox) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
-}
-
-// Deliver claims and sends one owed signal; a row another relay holds is
-// left to it.
-func (r *Relay) Deliver(ctx context.Context, row models.SignalOutbox) error {
-	_, err := r.claimAndDeliver(ctx, row)
-	return err
 }
 
 // claimAndDeliver claims row and sends it, reporting whether this relay
