@@ -356,27 +356,19 @@ func (o Options) prepareDB(ctx context.Context) (*config.SQL, error) {
 }
 
 func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, error) {
-	svc := func(grpcPort int) (config.Service, error) {
-		if grpcPort == 0 {
-			p, err := freeport.On(host)
-			if err != nil {
-				return config.Service{}, err
-			}
-			grpcPort = p
-		}
-		mp, err := freeport.On(host)
-		if err != nil {
-			return config.Service{}, err
-		}
-		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: mp, BindOnIP: host}}, nil
+	// The frontend's gRPC port is given; every other gRPC port and each
+	// service's membership port is drawn, all different.
+	ps, err := freeport.Ports(host, 7)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: ports: %w", err)
 	}
 	services := map[string]config.Service{}
-	for name, p := range map[string]int{"frontend": port, "history": 0, "matching": 0, "worker": 0} {
-		s, err := svc(p)
-		if err != nil {
-			return nil, fmt.Errorf("devserver: ports: %w", err)
+	for i, name := range []string{"frontend", "history", "matching", "worker"} {
+		grpcPort := port
+		if i > 0 {
+			grpcPort = ps[3+i]
 		}
-		services[name] = s
+		services[name] = config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: ps[i], BindOnIP: host}}
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	cfg := &config.Config{

@@ -32,18 +32,51 @@ const tries = 64
 // On returns a port that is free on host at the time of the call, below the
 // kernel's ephemeral range when it can, else one the kernel picks.
 func On(host string) (int, error) {
-	l, err := Listen(host)
+	ps, err := Ports(host, 1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
 }
 
-// Listen listens on a port of host drawn as On draws it, for a caller that
-// holds the port until whoever will bind it is about to.
-func Listen(host string) (net.Listener, error) {
-	return listen(host, ephemeralStart(), rand.IntN)
+// Ports returns n different ports that are free on host at the time of the
+// call, drawn as On draws them: all are held until the last is drawn, so
+// that no port is given twice.
+func Ports(host string, n int) ([]int, error) {
+	ls, err := Listen(host, n)
+	if err != nil {
+		return nil, err
+	}
+	defer Close(ls)
+	ps := make([]int, len(ls))
+	for i, l := range ls {
+		ps[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ps, nil
+}
+
+// Listen listens on n different ports of host drawn as On draws them, for
+// a caller that holds the ports until whoever will bind them is about to;
+// on an error it holds none.
+func Listen(host string, n int) ([]net.Listener, error) {
+	eph := ephemeralStart()
+	ls := make([]net.Listener, 0, n)
+	for range n {
+		l, err := listen(host, eph, rand.IntN)
+		if err != nil {
+			Close(ls)
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// Close closes listeners from Listen.
+func Close(ls []net.Listener) {
+	for _, l := range ls {
+		_ = l.Close()
+	}
 }
 
 // listen is Listen with the first ephemeral port and the random source given.

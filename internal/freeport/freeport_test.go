@@ -118,3 +118,17 @@ func TestOnDrawsAgainPastBusyPortsAndFallsBack(t *testing.T) {
 		})
 	}
 }
+
+func TestPortsAreDifferent(t *testing.T) {
+	ps, err := Ports("127.0.0.1", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ps {
+		if seen[p] {
+			t.Fatalf("port %d given twice in %v", p, ps)
+		}
+		seen[p] = true
+	}
+}

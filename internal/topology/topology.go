@@ -99,7 +99,7 @@ func (p *Proc) Start() error {
 
 // release closes the listeners that held the process's ports.
 func (p *Proc) release() {
-	closeAll(p.held)
+	freeport.Close(p.held)
 	p.held = nil
 }
 
@@ -197,27 +197,6 @@ type Topology struct {
 	AdminToken  string
 }
 
-// listen holds n free loopback ports (freeport's, below the kernel's
-// ephemeral range), each different, or none on an error.
-func listen(n int) ([]net.Listener, error) {
-	ls := make([]net.Listener, 0, n)
-	for range n {
-		l, err := freeport.Listen("127.0.0.1")
-		if err != nil {
-			closeAll(ls)
-			return nil, err
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
-}
-
-func closeAll(ls []net.Listener) {
-	for _, l := range ls {
-		_ = l.Close()
-	}
-}
-
 // addr is a held listener's address.
 func addr(l net.Listener) string { return l.Addr().String() }
 
@@ -239,7 +218,7 @@ func New(o Options) (*Topology, error) {
 	// A random operator token: api and worker refuse weak ones at start.
 	adminToken, _ := secret.NewToken()
 	t := &Topology{opts: o, AdminToken: adminToken}
-	ls, err := listen(4 + o.APIs + o.Workers)
+	ls, err := freeport.Listen("127.0.0.1", 4+o.APIs+o.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +362,7 @@ const temporalReady = "temporal ready:"
 // moveTemporal gives the Temporal frontend and UI new free ports, in every
 // process's environment.
 func (t *Topology) moveTemporal() error {
-	ls, err := listen(2)
+	ls, err := freeport.Listen("127.0.0.1", 2)
 	if err != nil {
 		return err
 	}
